@@ -1,0 +1,1 @@
+from tpo_tasks import namespace  # noqa: F401

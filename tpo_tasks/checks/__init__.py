@@ -1,0 +1,1 @@
+"""The ``checks`` namespace; its Invoke tasks live in :mod:`tpo_tasks.checks.tasks`."""

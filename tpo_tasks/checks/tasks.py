@@ -1,0 +1,8 @@
+"""Invoke tasks of the ``checks`` namespace."""
+
+from invoke import Collection
+
+from ..config import defaults
+
+ns = Collection("checks")
+ns.configure({"tpo": defaults()})

@@ -1,0 +1,36 @@
+"""The root collection: the four namespaces and the ``config`` task."""
+
+from invoke import Collection, Context
+
+from .checks.tasks import ns as checks
+from .config import defaults, describe_sources
+from .deploy.tasks import ns as deploy
+from .issues.tasks import ns as issues
+from .output import print_json, result, table
+from .release.tasks import ns as release
+from .task import task
+
+
+@task(help={"json": "print a JSON array of {key, value, source} instead of a table"})
+def config(c: Context, json: bool = False) -> None:
+    """Show every effective tpo setting and where it came from."""
+    rows = describe_sources(c.config)
+    if json:
+        print_json(rows)
+        return
+    result(table(
+        ([row["key"], "null" if row["value"] is None else row["value"], row["source"]]
+         for row in rows),
+        headers=("KEY", "VALUE", "SOURCE"),
+    ))
+
+
+def build_namespace() -> Collection:
+    """Return a new root collection holding the four namespaces and ``config``."""
+    root = Collection(issues, release, deploy, checks)
+    root.add_task(config)
+    root.configure({"tpo": defaults()})
+    return root
+
+
+namespace = build_namespace()

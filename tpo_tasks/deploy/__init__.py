@@ -1,0 +1,1 @@
+"""The ``deploy`` namespace; its Invoke tasks live in :mod:`tpo_tasks.deploy.tasks`."""

@@ -1,0 +1,1 @@
+"""The ``issues`` namespace; its Invoke tasks live in :mod:`tpo_tasks.issues.tasks`."""
