@@ -1,5 +1,8 @@
 """The root collection: the four namespaces and the ``config`` task."""
 
+import json as jsonlib
+from typing import Any
+
 from invoke import Collection, Context
 
 from .checks.tasks import ns as checks
@@ -18,11 +21,18 @@ def config(c: Context, json: bool = False) -> None:
     if json:
         print_json(rows)
         return
-    result(table(
-        ([row["key"], "null" if row["value"] is None else row["value"], row["source"]]
-         for row in rows),
-        headers=("KEY", "VALUE", "SOURCE"),
-    ))
+    result(
+        table(
+            ([row["key"], _format_value(row["value"]), row["source"]] for row in rows),
+            headers=("KEY", "VALUE", "SOURCE"),
+        )
+    )
+
+
+def _format_value(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    return jsonlib.dumps(value, ensure_ascii=False)
 
 
 def build_namespace() -> Collection:

@@ -57,7 +57,7 @@ def which(tool: str) -> str | None:
 
 
 def require(tool: str) -> str:
-    """Return the path of ``tool`` or raise an ExternalError saying how to install it."""
+    """Return the path of ``tool``, or raise an ExternalError with an install hint."""
     path = which(tool)
     if path is None:
         hint = INSTALL_HINTS.get(tool, f"install {tool}")
@@ -102,10 +102,12 @@ def run(
     streamed_out: list[str] = []
     streamed_err: list[str] = []
     if on_output is not None:
+
         def collect(store: list[str]) -> Callable[[str], None]:
             def receive(line: str) -> None:
                 store.append(line)
                 on_output(line.rstrip("\n"))
+
             return receive
 
         options["_out"] = collect(streamed_out)
@@ -117,8 +119,9 @@ def run(
             f"{' '.join(args[:2])} timed out after {timeout:g} s"
         ) from None
     except sh.CommandNotFound:
-        raise ExternalError(f"{args[0]} not found; "
-                            f"{INSTALL_HINTS.get(args[0], 'install it')}") from None
+        raise ExternalError(
+            f"{args[0]} not found; {INSTALL_HINTS.get(args[0], 'install it')}"
+        ) from None
     if on_output is not None:
         stdout, stderr = "".join(streamed_out), "".join(streamed_err)
     else:

@@ -69,17 +69,37 @@ DEFAULTS: dict[str, Any] = {
 
 SCHEMES = ("pep440", "semver")
 ENVIRONMENT_KEYS = (
-    "kube_context", "server", "namespace", "overlay", "health", "rollout_timeout",
-    "promote_from", "confirm", "registry", "kubeconfig",
+    "kube_context",
+    "server",
+    "namespace",
+    "overlay",
+    "health",
+    "rollout_timeout",
+    "promote_from",
+    "confirm",
+    "registry",
+    "kubeconfig",
 )
 SERVICE_KEYS = ("dockerfile", "build_context", "image", "build_args")
 _ENV_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_SECRET_KEY_NAME = re.compile(r"token|secret|password|passwd|credential", re.I)
+_SECRET_KEY_NAME = re.compile(
+    r"(^|_)(token|secret|password|passwd|credentials?|api_key)$", re.I
+)
+
+
+# Keys whose value is a user-named mapping. They are left out of the defaults given
+# to Invoke, because Invoke refuses to merge a list or string over a mapping (or a
+# mapping over None) and would end in a traceback before validation could name the
+# key; the typed view treats a missing key as its default.
+OPEN_MAPPINGS = (("deploy", "services"), ("deploy", "environments"))
 
 
 def defaults() -> dict[str, Any]:
-    """Return a fresh copy of the declared defaults, for ``Collection.configure``."""
-    return copy.deepcopy(DEFAULTS)
+    """Return a fresh copy of the defaults to give ``Collection.configure``."""
+    data = copy.deepcopy(DEFAULTS)
+    for section, key in OPEN_MAPPINGS:
+        del data[section][key]
+    return data
 
 
 # -- the typed view -------------------------------------------------------------
@@ -283,11 +303,16 @@ def _github(data: Mapping[str, Any]) -> GithubSettings:
 
 def _issues(data: Mapping[str, Any]) -> IssuesSettings:
     prefix = _string("issues.branch_prefix", data.get("branch_prefix"))
-    if not re.fullmatch(r"[a-z0-9][a-z0-9._/-]*", prefix) or prefix.endswith(
-        (".", "/", ".lock")
-    ) or ".." in prefix:
-        raise _invalid("issues.branch_prefix", prefix,
-                       "lowercase letters, digits, '.', '_', '-' or '/'")
+    if (
+        not re.fullmatch(r"[a-z0-9][a-z0-9._/-]*", prefix)
+        or prefix.endswith((".", "/", ".lock"))
+        or ".." in prefix
+    ):
+        raise _invalid(
+            "issues.branch_prefix",
+            prefix,
+            "lowercase letters, digits, '.', '_', '-' or '/'",
+        )
     return IssuesSettings(
         dir=_string("issues.dir", data.get("dir")),
         templates_dir=_string("issues.templates_dir", data.get("templates_dir")),
@@ -320,11 +345,17 @@ def _version_files(value: Any) -> tuple[VersionFile, ...]:
             try:
                 compiled = re.compile(pattern, re.M)
             except re.error as exc:
-                raise _invalid(f"{item_path}.pattern", pattern,
-                               f"a valid regular expression ({exc})") from None
+                raise _invalid(
+                    f"{item_path}.pattern",
+                    pattern,
+                    f"a valid regular expression ({exc})",
+                ) from None
             if compiled.groups != 1:
-                raise _invalid(f"{item_path}.pattern", pattern,
-                               "a regular expression with exactly one group")
+                raise _invalid(
+                    f"{item_path}.pattern",
+                    pattern,
+                    "a regular expression with exactly one group",
+                )
         files.append(VersionFile(path=item["path"], key=key, pattern=pattern))
     return tuple(files)
 
@@ -332,8 +363,11 @@ def _version_files(value: Any) -> tuple[VersionFile, ...]:
 def _release(data: Mapping[str, Any]) -> ReleaseSettings:
     tag_format = _string("release.tag_format", data.get("tag_format"))
     if "{version}" not in tag_format:
-        raise _invalid("release.tag_format", tag_format,
-                       "a string containing {version}, such as v{version}")
+        raise _invalid(
+            "release.tag_format",
+            tag_format,
+            "a string containing {version}, such as v{version}",
+        )
     scheme = _string("release.scheme", data.get("scheme"), optional=True)
     if scheme is not None and scheme not in SCHEMES:
         raise _invalid("release.scheme", scheme, "pep440 or semver")
@@ -370,8 +404,11 @@ def _service(name: str, value: Any) -> Service:
 def _environment(name: str, value: Any, deploy: Mapping[str, Any]) -> Environment:
     path = f"deploy.environments.{name}"
     if not isinstance(name, str) or not _ENV_NAME.fullmatch(name):
-        raise _invalid("deploy.environments", name,
-                       "environment names of lowercase letters, digits and '-'")
+        raise _invalid(
+            "deploy.environments",
+            name,
+            "environment names of lowercase letters, digits and '-'",
+        )
     data = _mapping(path, value, "environment settings")
     _reject_unknown(path, data, ENVIRONMENT_KEYS)
     namespace = _string(f"{path}.namespace", data.get("namespace", "default"))
@@ -380,13 +417,19 @@ def _environment(name: str, value: Any, deploy: Mapping[str, Any]) -> Environmen
         kube_context=_string(f"{path}.kube_context", data.get("kube_context", name)),
         server=_url(f"{path}.server", data.get("server")),
         namespace=namespace,
-        overlay=_string(f"{path}.overlay", data.get("overlay", f"kube/overlays/{name}")),
-        health=tuple(_url(f"{path}.health", url) for url in
-                     _strings(f"{path}.health", data.get("health"))),
-        rollout_timeout=_integer(f"{path}.rollout_timeout",
-                                 data.get("rollout_timeout", 300), minimum=1),
-        promote_from=_string(f"{path}.promote_from", data.get("promote_from"),
-                             optional=True),
+        overlay=_string(
+            f"{path}.overlay", data.get("overlay", f"kube/overlays/{name}")
+        ),
+        health=tuple(
+            _url(f"{path}.health", url)
+            for url in _strings(f"{path}.health", data.get("health"))
+        ),
+        rollout_timeout=_integer(
+            f"{path}.rollout_timeout", data.get("rollout_timeout", 300), minimum=1
+        ),
+        promote_from=_string(
+            f"{path}.promote_from", data.get("promote_from"), optional=True
+        ),
         confirm=_boolean(f"{path}.confirm", data.get("confirm", False)),
         registry=_string(f"{path}.registry", data.get("registry"), optional=True),
         kubeconfig=_string(f"{path}.kubeconfig", data.get("kubeconfig"), optional=True),
@@ -394,30 +437,43 @@ def _environment(name: str, value: Any, deploy: Mapping[str, Any]) -> Environmen
 
 
 def _deploy(data: Mapping[str, Any]) -> DeploySettings:
-    services_data = _mapping("deploy.services", data.get("services"),
-                             "service names to {dockerfile, build_context, image}")
+    services_data = _mapping(
+        "deploy.services",
+        data.get("services"),
+        "service names to {dockerfile, build_context, image}",
+    )
     environments_data = _mapping(
-        "deploy.environments", data.get("environments"),
+        "deploy.environments",
+        data.get("environments"),
         "environment names to {kube_context, server, namespace, ...}",
     )
-    services = {str(name): _service(str(name), value)
-                for name, value in services_data.items()}
-    environments = {name: _environment(name, value, data)
-                    for name, value in environments_data.items()}
+    services = {
+        str(name): _service(str(name), value) for name, value in services_data.items()
+    }
+    environments = {
+        name: _environment(name, value, data)
+        for name, value in environments_data.items()
+    }
     for env in environments.values():
         if env.promote_from is not None and env.promote_from not in environments:
-            raise _invalid(f"deploy.environments.{env.name}.promote_from",
-                           env.promote_from,
-                           f"a declared environment ({', '.join(sorted(environments))})")
+            raise _invalid(
+                f"deploy.environments.{env.name}.promote_from",
+                env.promote_from,
+                f"a declared environment ({', '.join(sorted(environments))})",
+            )
         if env.promote_from == env.name:
-            raise _invalid(f"deploy.environments.{env.name}.promote_from",
-                           env.promote_from, "another environment than itself")
+            raise _invalid(
+                f"deploy.environments.{env.name}.promote_from",
+                env.promote_from,
+                "another environment than itself",
+            )
     return DeploySettings(
         registry=_string("deploy.registry", data.get("registry"), optional=True),
         services=services,
         environments=environments,
-        history_limit=_integer("deploy.history_limit", data.get("history_limit"),
-                               minimum=1),
+        history_limit=_integer(
+            "deploy.history_limit", data.get("history_limit"), minimum=1
+        ),
         lock_ttl=_integer("deploy.lock_ttl", data.get("lock_ttl"), minimum=1),
         notify_url=_url("deploy.notify_url", data.get("notify_url")),
         kubeconfig=_string("deploy.kubeconfig", data.get("kubeconfig"), optional=True),
@@ -428,22 +484,41 @@ def _checks(data: Mapping[str, Any], release: ReleaseSettings) -> ChecksSettings
     version = data.get("kubernetes_version")
     if isinstance(version, float):
         # YAML reads an unquoted 1.30 as the float 1.3; the text is what was meant.
-        raise _invalid("checks.kubernetes_version", version,
-                       'a quoted "MAJOR.MINOR" string such as "1.32"')
+        raise _invalid(
+            "checks.kubernetes_version",
+            version,
+            'a quoted "MAJOR.MINOR" string such as "1.32"',
+        )
     version = _string("checks.kubernetes_version", version)
     if not re.fullmatch(r"1\.\d+", version):
-        raise _invalid("checks.kubernetes_version", version,
-                       'a "MAJOR.MINOR" string such as "1.32"')
+        raise _invalid(
+            "checks.kubernetes_version",
+            version,
+            'a "MAJOR.MINOR" string such as "1.32"',
+        )
     return ChecksSettings(
-        test_command=_string("checks.test_command", data.get("test_command"),
-                             optional=True),
+        test_command=_string(
+            "checks.test_command", data.get("test_command"), optional=True
+        ),
         skip=_strings("checks.skip", data.get("skip")),
-        release_branch=_string("checks.release_branch", data.get("release_branch"),
-                               optional=True) or release.branch,
+        release_branch=_string(
+            "checks.release_branch", data.get("release_branch"), optional=True
+        )
+        or release.branch,
         kubernetes_version=version,
         secret_keys=_strings("checks.secret_keys", data.get("secret_keys")),
         exclude=_strings("checks.exclude", data.get("exclude")),
     )
+
+
+def _with_defaults(base: Mapping[str, Any], data: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in data.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = _with_defaults(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
 
 
 def load_settings(config: Any) -> Settings:
@@ -453,7 +528,7 @@ def load_settings(config: Any) -> Settings:
     holding the ``tpo`` key. Raises :class:`ConfigError` on the first bad value.
     """
     root = config.get(CONFIG_KEY) if hasattr(config, "get") else None
-    data = _mapping("", root if root is not None else {}, "namespaces")
+    data = _with_defaults(DEFAULTS, _mapping("", root, "namespaces"))
     sections = {}
     for name in DEFAULTS:
         section = data.get(name, {})
@@ -526,7 +601,13 @@ def describe_sources(config: Any) -> list[dict[str, Any]]:
     merged = config.get(CONFIG_KEY) or {}
     project_path = getattr(config, "_project_path", None)
     rows = []
-    for key, value in _leaves(merged, ""):
+    leaves = dict(_leaves(merged, ""))
+    for key, value in _leaves(DEFAULTS, ""):
+        if not _lookup(merged, key)[0] and not any(
+            k.startswith(key + ".") for k in leaves
+        ):
+            leaves[key] = value
+    for key, value in leaves.items():
         source = "default"
         for attribute, label in _LEVELS:
             found, _ = _lookup(getattr(config, attribute, {}).get(CONFIG_KEY, {}), key)
@@ -542,15 +623,27 @@ def describe_sources(config: Any) -> list[dict[str, Any]]:
             elif attribute == "_env":
                 source = "environment INVOKE_TPO_" + key.upper().replace(".", "_")
             break
-        rows.append({"key": f"tpo.{key}", "value": mask_value(key, value),
-                     "source": source})
-    for variable, key in (("PARENT_REPO", "tpo.github.repo"),
-                          ("GITHUB_API_URL", "tpo.github.api_url"),
-                          ("GITHUB_TOKEN", "github token")):
+        rows.append(
+            {"key": f"tpo.{key}", "value": mask_value(key, value), "source": source}
+        )
+    for variable, key in (
+        ("PARENT_REPO", "tpo.github.repo"),
+        ("GITHUB_API_URL", "tpo.github.api_url"),
+        ("GITHUB_TOKEN", "github token"),
+    ):
         if os.environ.get(variable):
-            value = "***" if variable == "GITHUB_TOKEN" else mask_value(
-                key, os.environ[variable])
-            rows.append({"key": key, "value": value,
-                         "source": f"environment {variable} (overrides the key)"
-                         if variable != "GITHUB_TOKEN" else "environment GITHUB_TOKEN"})
+            value = (
+                "***"
+                if variable == "GITHUB_TOKEN"
+                else mask_value(key, os.environ[variable])
+            )
+            rows.append(
+                {
+                    "key": key,
+                    "value": value,
+                    "source": f"environment {variable} (overrides the key)"
+                    if variable != "GITHUB_TOKEN"
+                    else "environment GITHUB_TOKEN",
+                }
+            )
     return rows

@@ -5,9 +5,14 @@ import tempfile
 from pathlib import Path
 
 
-def write_bytes_atomic(path: str | os.PathLike[str], data: bytes, *, fsync: bool = True,
-                       mode: int | None = None) -> None:
-    """Replace ``path`` with ``data`` so readers see the old or the new file, never half.
+def write_bytes_atomic(
+    path: str | os.PathLike[str],
+    data: bytes,
+    *,
+    fsync: bool = True,
+    mode: int | None = None,
+) -> None:
+    """Replace ``path`` with ``data``; readers see the old or the new file, never half.
 
     The parent folder is created when missing. ``fsync`` flushes the data to disk
     before the rename; ``mode`` sets the permission bits (default: those of the
@@ -20,8 +25,9 @@ def write_bytes_atomic(path: str | os.PathLike[str], data: bytes, *, fsync: bool
             mode = target.stat().st_mode & 0o7777
         except FileNotFoundError:
             mode = 0o644
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp",
-                                    dir=target.parent)
+    fd, tmp_name = tempfile.mkstemp(
+        prefix=f".{target.name}.", suffix=".tmp", dir=target.parent
+    )
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -38,8 +44,14 @@ def write_bytes_atomic(path: str | os.PathLike[str], data: bytes, *, fsync: bool
         raise
 
 
-def write_text_atomic(path: str | os.PathLike[str], text: str, *, fsync: bool = True,
-                      encoding: str = "utf-8", newline: str | None = None) -> None:
+def write_text_atomic(
+    path: str | os.PathLike[str],
+    text: str,
+    *,
+    fsync: bool = True,
+    encoding: str = "utf-8",
+    newline: str | None = None,
+) -> None:
     """Replace ``path`` with ``text`` atomically; see :func:`write_bytes_atomic`.
 
     ``newline`` translates ``\\n`` when set, as :func:`open` does.

@@ -57,8 +57,10 @@ def table(rows: Iterable[Iterable[Any]], headers: Iterable[str] | None = None) -
         lines.insert(0, [str(h) for h in headers])
     if not lines:
         return ""
-    widths = [max(len(row[i]) for row in lines if i < len(row)) for i in range(
-        max(len(row) for row in lines))]
+    widths = [
+        max(len(row[i]) for row in lines if i < len(row))
+        for i in range(max(len(row) for row in lines))
+    ]
     formatted = []
     for row in lines:
         cells = [cell.ljust(widths[i]) for i, cell in enumerate(row)]

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from invoke import Config, Program
+from invoke.config import AmbiguousMergeError
 from invoke.exceptions import ParseError, UncastableEnvVar
 
 from . import __version__
@@ -18,7 +19,7 @@ CONFIG_SUFFIXES = ("yaml", "yml", "json", "py")
 
 
 def find_project_dir(start: Path) -> tuple[Path, str] | None:
-    """Return the nearest folder at or above ``start`` with a config file, and its prefix.
+    """Return the nearest folder at or above ``start`` with a config file, and prefix.
 
     ``invoke.*`` wins over ``tpo.*`` in the same folder.
     """
@@ -63,8 +64,17 @@ class TpoProgram(Program):
         try:
             super().run(argv, exit=exit)
         except UncastableEnvVar as exc:
-            print(f"Error: {exc}; only scalar tpo keys can be set from the "
-                  "environment", file=sys.stderr)
+            print(
+                f"Error: {exc}; only scalar tpo keys can be set from the environment",
+                file=sys.stderr,
+            )
+            sys.exit(ExitCode.USAGE)
+        except AmbiguousMergeError as exc:
+            print(
+                f"Error: invalid configuration: {exc}; each tpo section "
+                "(github, issues, release, deploy, checks) must be a mapping",
+                file=sys.stderr,
+            )
             sys.exit(ExitCode.USAGE)
 
     def parse_core(self, argv: list[str] | None) -> None:

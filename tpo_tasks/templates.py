@@ -26,7 +26,9 @@ def load_schema(name: str) -> dict[str, Any]:
     return json.loads((templates_dir() / name).read_text(encoding="utf-8"))
 
 
-def render(name: str, context: dict[str, Any], *, override_dir: Path | None = None) -> str:
+def render(
+    name: str, context: dict[str, Any], *, override_dir: Path | None = None
+) -> str:
     """Render template ``name`` with ``context``; a file in ``override_dir`` wins.
 
     Values are inserted as data: a ``{{ 7*7 }}`` inside a value stays literal text.
