@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ["support.services"]
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FIXED_DATE = "2026-01-15T12:00:00+00:00"
 GIT_IDENTITY = {

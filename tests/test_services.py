@@ -1,0 +1,99 @@
+"""The Docker daemon and registry from scripts/services-start work for the suite."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+from support.services import (
+    DockerServices,
+    build_busybox_image,
+    docker,
+    push_image,
+    read_env_file,
+    registry_manifest,
+)
+
+
+def test_daemon_version_is_the_servers(docker_env: DockerServices) -> None:
+    reported = docker(docker_env, "version", "--format", "{{.Server.Version}}").strip()
+    assert reported == docker_env.server_version
+
+
+def test_pushed_digest_matches_registry(
+    docker_env: DockerServices, image_repository: str, tmp_path: Path
+) -> None:
+    tag = f"{image_repository}:1.0.0"
+    build_busybox_image(docker_env, tmp_path / "context", tag)
+
+    pushed_digest = push_image(docker_env, tag)
+
+    name = image_repository.split("/", 1)[1]
+    registry_digest, manifest = registry_manifest(docker_env.registry, name, "1.0.0")
+    assert pushed_digest.startswith("sha256:")
+    assert registry_digest == pushed_digest
+    assert manifest["schemaVersion"] == 2
+
+
+def test_image_runs_busybox_without_network(
+    docker_env: DockerServices, tmp_path: Path, image_repository: str
+) -> None:
+    tag = f"{image_repository}:run"
+    build_busybox_image(
+        docker_env, tmp_path / "context", tag,
+        files={"srv/index.html": "<p>ok</p>\n"},
+        dockerfile_lines=['CMD ["/bin/busybox", "cat", "/srv/index.html"]'],
+    )
+
+    output = docker(docker_env, "run", "--rm", "--network", "none", tag)
+
+    assert output == "<p>ok</p>\n"
+
+
+def test_env_file_parses_export_lines(tmp_path: Path) -> None:
+    env_file = tmp_path / "env"
+    env_file.write_text(
+        "# comment\nexport DOCKER_HOST=unix:///tmp/d/docker.sock\n"
+        "export TPO_TEST_REGISTRY=127.0.0.1:5001\n"
+    )
+
+    values = read_env_file(env_file)
+
+    assert values == {
+        "DOCKER_HOST": "unix:///tmp/d/docker.sock",
+        "TPO_TEST_REGISTRY": "127.0.0.1:5001",
+    }
+
+
+def test_missing_daemon_skip_names_service(tmp_path: Path) -> None:
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "test_needs_docker.py").write_text(
+        "def test_docker(docker_env):\n    pass\n"
+    )
+    (tmp_path / "tests" / "conftest.py").write_text(
+        'pytest_plugins = ["support.services"]\n'
+    )
+    support_dir = Path(__file__).resolve().parent
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "PYTHONPATH": str(support_dir),
+        "TPO_SERVICES_DIR": str(tmp_path / "no-services"),
+    }
+
+    pytest_args = [
+        sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider",
+    ]
+
+    skipped = subprocess.run(
+        [*pytest_args, "tests"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+    )
+    required = subprocess.run(
+        [*pytest_args, "tests"],
+        cwd=tmp_path, env={**env, "TPO_REQUIRE_SERVICES": "1"},
+        capture_output=True, text=True, timeout=120,
+    )
+
+    assert skipped.returncode == 0, skipped.stdout
+    assert "docker daemon not running" in skipped.stdout
+    assert required.returncode == 1, required.stdout
+    assert "TPO_REQUIRE_SERVICES=1" in required.stdout
