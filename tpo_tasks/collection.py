@@ -1,12 +1,11 @@
 """The root collection: the four namespaces and the ``config`` task."""
 
-import json as jsonlib
 from typing import Any
 
 from invoke import Collection, Context
 
 from .checks.tasks import ns as checks
-from .config import defaults, describe_sources
+from .defaults import defaults
 from .deploy.tasks import ns as deploy
 from .issues.tasks import ns as issues
 from .output import print_json, result, table
@@ -17,6 +16,8 @@ from .task import task
 @task(help={"json": "print a JSON array of {key, value, source} instead of a table"})
 def config(c: Context, json: bool = False) -> None:
     """Show every effective tpo setting and where it came from."""
+    from .config import describe_sources
+
     rows = describe_sources(c.config)
     if json:
         print_json(rows)
@@ -32,7 +33,9 @@ def config(c: Context, json: bool = False) -> None:
 def _format_value(value: Any) -> str:
     if isinstance(value, str):
         return value
-    return jsonlib.dumps(value, ensure_ascii=False)
+    import json
+
+    return json.dumps(value, ensure_ascii=False)
 
 
 def build_namespace() -> Collection:

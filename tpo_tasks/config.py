@@ -6,7 +6,6 @@ default before any task runs, so numbers are declared here as strings and parsed
 :func:`load_settings`, which turns a bad value into a one-line :class:`ConfigError`.
 """
 
-import copy
 import os
 import re
 from collections.abc import Iterator, Mapping
@@ -14,58 +13,10 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from .defaults import CONFIG_KEY, DEFAULTS, defaults
 from .errors import ConfigError
 
-CONFIG_KEY = "tpo"
-
-DEFAULT_MIGRATION_GLOBS = [
-    "**/versions/*.py",  # Alembic
-    "**/migrations/0*.py",  # Django
-    "**/Migrations/*.cs",  # EF Core (designer and snapshot files are excluded)
-    "**/db/migration/V*.sql",  # Flyway
-]
-
-DEFAULTS: dict[str, Any] = {
-    "github": {
-        "repo": None,
-        "api_url": None,
-    },
-    "issues": {
-        "dir": ".github/issues",
-        "templates_dir": ".github/templates",
-        "branch_prefix": "issue",
-        "components": [],
-        "labels": [],
-    },
-    "release": {
-        "tag_format": "v{version}",
-        "commit_message": "chore(release): {version}",
-        "scheme": None,
-        "version_files": [],
-        "changelog": "CHANGELOG.md",
-        "repo_url": None,
-        "repo": None,
-        "migrations": list(DEFAULT_MIGRATION_GLOBS),
-        "branch": "main",
-    },
-    "deploy": {
-        "registry": None,
-        "services": {},
-        "environments": {},
-        "history_limit": "20",
-        "lock_ttl": "900",
-        "notify_url": None,
-        "kubeconfig": None,
-    },
-    "checks": {
-        "test_command": None,
-        "skip": [],
-        "release_branch": None,
-        "kubernetes_version": "1.32",
-        "secret_keys": [],
-        "exclude": ["tests/**"],
-    },
-}
+__all__ = ["CONFIG_KEY", "DEFAULTS", "defaults", "load_settings", "describe_sources"]
 
 SCHEMES = ("pep440", "semver")
 ENVIRONMENT_KEYS = (
@@ -85,21 +36,6 @@ _ENV_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _SECRET_KEY_NAME = re.compile(
     r"(^|_)(token|secret|password|passwd|credentials?|api_key)$", re.I
 )
-
-
-# Keys whose value is a user-named mapping. They are left out of the defaults given
-# to Invoke, because Invoke refuses to merge a list or string over a mapping (or a
-# mapping over None) and would end in a traceback before validation could name the
-# key; the typed view treats a missing key as its default.
-OPEN_MAPPINGS = (("deploy", "services"), ("deploy", "environments"))
-
-
-def defaults() -> dict[str, Any]:
-    """Return a fresh copy of the defaults to give ``Collection.configure``."""
-    data = copy.deepcopy(DEFAULTS)
-    for section, key in OPEN_MAPPINGS:
-        del data[section][key]
-    return data
 
 
 # -- the typed view -------------------------------------------------------------

@@ -4,7 +4,6 @@ Every message a task prints passes through :func:`mask`, which replaces each
 registered secret (a token, a Secret's value) with ``***``.
 """
 
-import json
 import os
 import sys
 from collections.abc import Iterable, Mapping
@@ -46,6 +45,8 @@ def warn(text: str) -> None:
 
 def print_json(data: Any) -> None:
     """Print ``data`` as indented JSON on stdout, the only thing printed there."""
+    import json
+
     text = json.dumps(data, indent=2, ensure_ascii=False, default=str)
     result(text)
 

@@ -11,14 +11,16 @@ import os
 import sys
 import traceback
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from invoke import Context, Exit
 from invoke import task as invoke_task
 
-from .config import Settings, load_settings
 from .errors import ExitCode, TpoError
 from .output import mask
+
+if TYPE_CHECKING:
+    from .config import Settings
 
 log = logging.getLogger("tpo_tasks")
 
@@ -28,8 +30,10 @@ def debug_enabled() -> bool:
     return os.environ.get("TPO_DEBUG", "") not in ("", "0")
 
 
-def settings(c: Context) -> Settings:
+def settings(c: Context) -> "Settings":
     """Return the validated typed view of ``c.config.tpo``."""
+    from .config import load_settings
+
     return load_settings(c.config)
 
 
@@ -51,7 +55,7 @@ def task(*args: Any, **kwargs: Any) -> Any:
             if debug_enabled():
                 logging.basicConfig(level=logging.DEBUG, format="%(name)s: %(message)s")
             try:
-                load_settings(c.config)
+                settings(c)
                 return body(c, *call_args, **call_kwargs)
             except TpoError as exc:
                 raise _exit_for(exc, exc.code, exc.message) from None
