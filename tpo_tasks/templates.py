@@ -34,17 +34,30 @@ def render(
     Values are inserted as data: a ``{{ 7*7 }}`` inside a value stays literal text.
     Undefined variables raise instead of rendering as empty text.
     """
-    import jinja2
+    return get_template(name, override_dir=override_dir).render(**context)
 
+
+def get_template(name: str, *, override_dir: Path | None = None) -> Any:
+    """Return the compiled ``jinja2.Template`` ``name``, for rendering it many times.
+
+    The Jinja2 environment is cached per search path, so the template is parsed
+    once; a file in ``override_dir`` wins over the shipped one.
+    """
     search = [str(templates_dir())]
     if override_dir is not None and (override_dir / name).is_file():
         search.insert(0, str(override_dir))
-    environment = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(search),
+    return _environment(tuple(search)).get_template(name)
+
+
+@cache
+def _environment(search: tuple[str, ...]) -> Any:
+    import jinja2
+
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(list(search)),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         autoescape=False,
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    return environment.get_template(name).render(**context)
