@@ -1,1 +1,1 @@
-"""The ``release`` namespace; its Invoke tasks live in :mod:`tpo_tasks.release.tasks`."""
+"""The ``release`` namespace: versions, changelog, tags and release planning."""

@@ -1,0 +1,224 @@
+"""Conventional Commits read from one ``git log`` pass.
+
+:func:`since` returns the commits after a tag as :class:`Commit` values, oldest first,
+with reverted pairs removed. :func:`history` reads the whole history once and splits
+it at the release tags, for ``release.changelog --from-history``.
+
+Rules:
+
+- ``type(scope)!: description`` is conventional; ``!`` or a ``BREAKING CHANGE:`` /
+  ``BREAKING-CHANGE:`` footer marks a breaking change.
+- A merge commit whose subject is not conventional (``Merge branch 'x'``) is skipped
+  and not counted, because the commits it merges are read on their own.
+- ``Revert "feat: x"`` whose ``This reverts commit <sha>`` (or subject) names a commit
+  in the same range removes both; a revert of an older, released commit stays as a
+  ``revert`` change.
+"""
+
+import os
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from ..git import run_git
+
+_HEADER = re.compile(
+    r"^(?P<type>[A-Za-z][A-Za-z0-9_-]*)(?:\((?P<scope>[^()\r\n]*)\))?(?P<bang>!)?:"
+    r"[ \t]+(?P<description>\S.*)$"
+)
+_BREAKING_FOOTER = re.compile(r"^BREAKING[ -]CHANGE:[ \t]*(?P<note>.*)$", re.M)
+_REVERT_SUBJECT = re.compile(r'^Revert "(?P<subject>.+)"\s*$')
+_REVERTS_SHA = re.compile(r"This reverts commit (?P<sha>[0-9a-f]{7,40})")
+
+# Record separator between commits and unit separator between fields.
+_FORMAT = "%H%x1f%P%x1f%B%x1e"
+
+
+@dataclass(frozen=True)
+class Commit:
+    """One commit: ``type`` is None for a non-conventional commit."""
+
+    sha: str
+    subject: str
+    body: str
+    parents: tuple[str, ...] = ()
+    type: str | None = None
+    scope: str | None = None
+    description: str = ""
+    breaking: bool = False
+    breaking_note: str | None = None
+
+    @property
+    def is_merge(self) -> bool:
+        return len(self.parents) > 1
+
+    @property
+    def conventional(self) -> bool:
+        return self.type is not None
+
+    @property
+    def short_sha(self) -> str:
+        return self.sha[:7]
+
+
+def parse_message(sha: str, message: str, parents: Iterable[str] = ()) -> Commit:
+    """Return the Commit for a raw commit message (subject, blank line, body)."""
+    message = message.replace("\r\n", "\n").strip("\n")
+    subject, _, body = message.partition("\n")
+    body = body.strip("\n")
+    match = _HEADER.match(subject.strip())
+    if match is None:
+        return Commit(sha=sha, subject=subject, body=body, parents=tuple(parents))
+    footer = _BREAKING_FOOTER.search(body)
+    note = None
+    if footer is not None:
+        note = footer.group("note").strip() or None
+    return Commit(
+        sha=sha, subject=subject, body=body, parents=tuple(parents),
+        type=match.group("type").lower(),
+        scope=(match.group("scope") or "").strip() or None,
+        description=match.group("description").strip(),
+        breaking=bool(match.group("bang")) or footer is not None,
+        breaking_note=note,
+    )
+
+
+def parse_log(output: str) -> list[Commit]:
+    """Parse ``git log --format=%H%x1f%P%x1f%B%x1e`` output into Commits, in order."""
+    commits = []
+    for record in output.split("\x1e"):
+        record = record.lstrip("\n")
+        if not record:
+            continue
+        sha, parents, message = record.split("\x1f", 2)
+        commits.append(parse_message(sha, message, parents.split()))
+    return commits
+
+
+def cancel_reverts(commits: list[Commit]) -> list[Commit]:
+    """Drop reverted commits and the reverts that name them, keeping the order.
+
+    ``commits`` is oldest first. A revert of a revert brings the original back.
+    """
+    by_sha = {commit.sha: commit for commit in commits}
+    active: dict[str, Commit] = {}
+    by_subject: dict[str, str] = {}
+    cancelled: dict[str, str] = {}  # revert sha -> the sha it removed
+    for commit in commits:
+        target = _revert_target(commit, active, by_subject)
+        if target is None:
+            active[commit.sha] = commit
+            by_subject[commit.subject] = commit.sha
+            continue
+        active.pop(target)
+        original = cancelled.pop(target, None)
+        if original is not None:
+            active[original] = by_sha[original]
+            by_subject[by_sha[original].subject] = original
+        else:
+            cancelled[commit.sha] = target
+    order = {commit.sha: index for index, commit in enumerate(commits)}
+    return sorted(active.values(), key=lambda item: order[item.sha])
+
+
+def _revert_target(commit: Commit, active: dict[str, Commit],
+                   by_subject: dict[str, str]) -> str | None:
+    """Return the sha of the active commit that ``commit`` reverts, or None."""
+    subject_match = _REVERT_SUBJECT.match(commit.subject)
+    if subject_match is None:
+        return None
+    sha_match = _REVERTS_SHA.search(commit.body)
+    if sha_match is not None:
+        prefix = sha_match.group("sha")
+        for sha in active:
+            if sha.startswith(prefix):
+                return sha
+    target = by_subject.get(subject_match.group("subject"))
+    return target if target in active else None
+
+
+def classify_reverts(commits: list[Commit]) -> list[Commit]:
+    """Give a ``revert`` type to non-conventional ``Revert "..."`` commits left over."""
+    result = []
+    for commit in commits:
+        match = _REVERT_SUBJECT.match(commit.subject)
+        if commit.type is None and match is not None:
+            commit = Commit(
+                sha=commit.sha, subject=commit.subject, body=commit.body,
+                parents=commit.parents, type="revert", scope=None,
+                description=f"revert {match.group('subject')}",
+            )
+        result.append(commit)
+    return result
+
+
+def relevant(commits: Iterable[Commit]) -> list[Commit]:
+    """Drop merge commits whose subject is not conventional."""
+    return [commit for commit in commits if commit.conventional or not commit.is_merge]
+
+
+def log(root: str | os.PathLike[str], revision_range: str | None) -> list[Commit]:
+    """Return the commits of ``revision_range`` (all of HEAD when None), oldest first.
+
+    Runs one ``git log`` process. Reverted pairs are removed, merges with a
+    non-conventional subject skipped, leftover reverts typed ``revert``.
+    """
+    args = ["log", f"--format={_FORMAT}", "--reverse"]
+    args.append(revision_range or "HEAD")
+    output = run_git(root, *args).stdout
+    commits = relevant(parse_log(output))
+    return classify_reverts(cancel_reverts(commits))
+
+
+def since(root: str | os.PathLike[str], tag: str | None) -> list[Commit]:
+    """Return the commits after ``tag`` up to HEAD (every commit when ``tag`` is None).
+
+    The list is oldest first and processed as :func:`log` describes.
+    """
+    return log(root, f"{tag}..HEAD" if tag else "HEAD")
+
+
+def breaking_changes(commits: Iterable[Commit]) -> list[Commit]:
+    """Return the commits that declare a breaking change."""
+    return [commit for commit in commits if commit.breaking]
+
+
+@dataclass(frozen=True)
+class TaggedRange:
+    """Commits between the previous release tag (exclusive) and ``tag`` (inclusive).
+
+    ``tag`` is None for the commits after the newest tag.
+    """
+
+    tag: str | None
+    commits: tuple[Commit, ...]
+
+
+def history(
+    root: str | os.PathLike[str], tags_by_sha: dict[str, str]
+) -> list[TaggedRange]:
+    """Split the first-parent history of HEAD at the commits that carry release tags.
+
+    ``tags_by_sha`` maps a commit id to its release tag. Returns the ranges newest
+    first, starting with the untagged commits after the newest tag. One ``git log``
+    process reads everything; the walk follows every parent, so the commits of a
+    merged branch belong to the release that first contains the merge.
+    """
+    output = run_git(root, "log", f"--format={_FORMAT}", "--topo-order", "HEAD").stdout
+    newest_first = parse_log(output)
+    ranges: list[TaggedRange] = []
+    current_tag: str | None = None
+    bucket: list[Commit] = []
+    for commit in newest_first:
+        tag = tags_by_sha.get(commit.sha)
+        if tag is not None:
+            ranges.append(_finish_range(current_tag, bucket))
+            current_tag, bucket = tag, []
+        bucket.append(commit)
+    ranges.append(_finish_range(current_tag, bucket))
+    return ranges
+
+
+def _finish_range(tag: str | None, newest_first: list[Commit]) -> TaggedRange:
+    commits = relevant(reversed(newest_first))
+    return TaggedRange(tag, tuple(classify_reverts(cancel_reverts(commits))))

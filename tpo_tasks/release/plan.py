@@ -1,0 +1,384 @@
+"""Release state and planning: tags, the current version, the next one, migrations.
+
+:func:`gather` reads the repository (a fixed, small number of git processes however
+long the history); :func:`decide` turns that state into a :class:`Plan` without
+touching git or files. ``release.plan`` prints the plan and ``release.bump`` executes
+it, so both always agree.
+
+Functions other namespaces rely on:
+
+- :func:`release_tags` returns the release tags reachable from HEAD, oldest first.
+- :func:`latest_release_tag` returns the highest of them as a :class:`Tag`, or None.
+- :func:`current_version` returns the version string of the repository.
+- :func:`new_migrations` returns the migration files added since a tag.
+"""
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..config import ReleaseSettings
+from ..errors import RefusedError, TpoError
+from ..git import current_branch, dirty_files, head_sha, run_git
+from ..output import warn
+from . import version_files, versions
+from .changelog import ChangelogFormatError, parse
+from .commits import Commit, since
+from .versions import Version
+
+# EF Core writes these next to each migration; they are not migrations themselves.
+_MIGRATION_COMPANIONS = (
+    re.compile(r"\.Designer\.cs$"),
+    re.compile(r"ModelSnapshot\.cs$"),
+)
+
+
+@dataclass(frozen=True)
+class Tag:
+    """A release tag: ``sha`` is the commit it points at (annotated tags peeled)."""
+
+    name: str
+    version: Version
+    sha: str
+    date: str
+
+
+def tag_pattern(tag_format: str) -> re.Pattern[str]:
+    """Return a regex matching tag names built from ``tag_format``."""
+    prefix, _, suffix = tag_format.partition("{version}")
+    return re.compile(f"^{re.escape(prefix)}(?P<version>.+?){re.escape(suffix)}$")
+
+
+def release_tags(root: str | os.PathLike[str], settings: ReleaseSettings,
+                 scheme: str | None = None, *, merged: bool = True) -> list[Tag]:
+    """Return the release tags (reachable from HEAD when ``merged``), oldest first.
+
+    A tag matching ``tpo.release.tag_format`` whose version parses under neither
+    scheme is skipped with a warning on stderr. One git process.
+    """
+    scheme = scheme or version_files.default_scheme(root, settings)
+    args = ["for-each-ref", "--format=%(refname:strip=2)%00%(objectname)%00"
+            "%(*objectname)%00%(creatordate:short)"]
+    if merged:
+        if head_sha(root) is None:
+            return []
+        args.append("--merged=HEAD")
+    args.append("refs/tags")
+    pattern = tag_pattern(settings.tag_format)
+    tags = []
+    for line in run_git(root, *args).stdout.splitlines():
+        name, object_id, peeled, date = line.split("\0")
+        match = pattern.match(name)
+        if match is None:
+            continue
+        version = versions.parse(match.group("version"), scheme)
+        if version is None:
+            warn(f"tag {name} matches {settings.tag_format} but "
+                 f"{match.group('version')} is neither a PEP 440 nor a SemVer "
+                 "version; skipping it")
+            continue
+        tags.append(Tag(name=name, version=version, sha=peeled or object_id, date=date))
+    tags.sort(key=lambda tag: tag.version.sort_key())
+    return tags
+
+
+def latest_release_tag(root: str | os.PathLike[str], settings: ReleaseSettings
+                       ) -> Tag | None:
+    """Return the release tag with the highest version reachable from HEAD, or None."""
+    tags = release_tags(root, settings)
+    return tags[-1] if tags else None
+
+
+def current_version(root: str | os.PathLike[str], settings: ReleaseSettings) -> str:
+    """Return the repository's version: the version files' common value, else the
+    latest release tag's version, else ``0.0.0``.
+
+    Raises RefusedError (exit 4) when the version files disagree.
+    """
+    found = version_files.read_all(root, settings)
+    agreed = version_files.check_agree(found)
+    if agreed is not None:
+        return agreed
+    tag = latest_release_tag(root, settings)
+    return tag.version.text if tag else "0.0.0"
+
+
+def _glob_regex(pattern: str) -> re.Pattern[str]:
+    parts = []
+    index = 0
+    while index < len(pattern):
+        if pattern.startswith("**/", index):
+            parts.append("(?:.*/)?")
+            index += 3
+        elif pattern.startswith("**", index):
+            parts.append(".*")
+            index += 2
+        elif pattern[index] == "*":
+            parts.append("[^/]*")
+            index += 1
+        elif pattern[index] == "?":
+            parts.append("[^/]")
+            index += 1
+        else:
+            parts.append(re.escape(pattern[index]))
+            index += 1
+    return re.compile("^" + "".join(parts) + "$")
+
+
+def match_migrations(paths: list[str], globs: tuple[str, ...] | list[str]) -> list[str]:
+    """Return the ``paths`` that match a migration glob, sorted.
+
+    ``**/`` matches any number of folders and ``*`` stays inside one; a glob
+    starting with ``!`` excludes. EF Core ``*.Designer.cs`` and ``*ModelSnapshot.cs``
+    files never count.
+    """
+    include = [_glob_regex(item) for item in globs if not item.startswith("!")]
+    exclude = [_glob_regex(item[1:]) for item in globs if item.startswith("!")]
+    found = []
+    for path in paths:
+        if not any(regex.match(path) for regex in include):
+            continue
+        if any(regex.match(path) for regex in exclude):
+            continue
+        if any(regex.search(path) for regex in _MIGRATION_COMPANIONS):
+            continue
+        found.append(path)
+    return sorted(found)
+
+
+def new_migrations(root: str | os.PathLike[str], settings: ReleaseSettings,
+                   since_tag: str | None) -> list[str]:
+    """Return the migration files (``tpo.release.migrations`` globs) added after
+    ``since_tag``, as sorted paths relative to the repository root; every tracked
+    migration file when ``since_tag`` is None."""
+    if since_tag is None:
+        output = run_git(root, "ls-files", "-z").stdout
+    else:
+        output = run_git(root, "diff", "--name-only", "--diff-filter=A", "-z",
+                         "--no-renames", since_tag, "HEAD").stdout
+    return match_migrations([path for path in output.split("\0") if path],
+                            settings.migrations)
+
+
+# -- state and decision -------------------------------------------------------------
+
+
+@dataclass
+class State:
+    """Everything the plan depends on, read from the repository."""
+
+    scheme: str
+    files: list[version_files.FileVersion]
+    tags: list[Tag]
+    head: str | None
+    branch: str | None
+    dirty: list[str]
+    changelog_error: str | None
+    files_error: str | None = None
+    commits: list[Commit] = field(default_factory=list)
+    last_tag: Tag | None = None
+    migrations: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Plan:
+    """The release plan; see ``templates/release-plan.schema.json`` for the JSON."""
+
+    scheme: str
+    current_version: str
+    last_tag: str | None
+    next_version: str | None
+    rule: str
+    part: str | None
+    tag: str | None
+    commits: list[Commit]
+    migrations: list[str]
+    go: bool
+    reasons: list[str]
+    refusals: list[str]  # the reasons release.bump refuses (exit 4)
+    branch: str | None
+    files: list[version_files.FileVersion]
+
+    @property
+    def breaking(self) -> list[Commit]:
+        return [commit for commit in self.commits if commit.breaking]
+
+    @property
+    def non_conventional(self) -> int:
+        return sum(1 for commit in self.commits if not commit.conventional)
+
+    def changes(self) -> dict[str, list[dict[str, object]]]:
+        grouped: dict[str, list[dict[str, object]]] = {}
+        for commit in self.commits:
+            if commit.type is None:
+                continue
+            grouped.setdefault(commit.type, []).append({
+                "sha": commit.sha, "scope": commit.scope,
+                "subject": commit.description, "breaking": commit.breaking,
+            })
+        return grouped
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "current_version": self.current_version,
+            "last_tag": self.last_tag,
+            "next_version": self.next_version,
+            "rule": self.rule,
+            "changes": self.changes(),
+            "breaking": [{"sha": commit.sha,
+                          "subject": commit.breaking_note or commit.description}
+                         for commit in self.breaking],
+            "migrations": self.migrations,
+            "non_conventional": self.non_conventional,
+            "go": self.go,
+            "reasons": self.reasons,
+        }
+
+
+def gather(root: str | os.PathLike[str], settings: ReleaseSettings) -> State:
+    """Read the version files, tags, commits since the last tag and migrations."""
+    root = Path(root)
+    scheme = version_files.default_scheme(root, settings)
+    files: list[version_files.FileVersion] = []
+    files_error = None
+    try:
+        files = version_files.read_all(root, settings)
+    except TpoError as exc:
+        files_error = exc.message
+    tags = release_tags(root, settings, scheme)
+    changelog_error = None
+    changelog_path = root / settings.changelog
+    if changelog_path.is_file():
+        try:
+            parse(changelog_path.read_text(encoding="utf-8"), settings.changelog)
+        except ChangelogFormatError as exc:
+            changelog_error = exc.message
+        except UnicodeDecodeError:
+            changelog_error = f"{settings.changelog} is not UTF-8; save it as UTF-8"
+    state = State(
+        scheme=scheme, files=files, tags=tags, head=head_sha(root),
+        branch=current_branch(root), dirty=dirty_files(root),
+        changelog_error=changelog_error, files_error=files_error,
+    )
+    state.last_tag = _last_tag(state)
+    if state.head is not None:
+        name = state.last_tag.name if state.last_tag else None
+        state.commits = since(root, name)
+        state.migrations = new_migrations(root, settings, name)
+    return state
+
+
+def _file_version(state: State) -> str | None:
+    values = {item.value for item in state.files}
+    return values.pop() if len(values) == 1 else None
+
+
+def _last_tag(state: State) -> Tag | None:
+    """Return the tag of the current version, else the highest tag below it."""
+    if not state.tags:
+        return None
+    value = _file_version(state)
+    if value is None:
+        return state.tags[-1]
+    for tag in reversed(state.tags):
+        if tag.version.text == value:
+            return tag
+    current = versions.parse(value, state.scheme)
+    below = [tag for tag in state.tags
+             if current is not None and tag.version.sort_key() <= current.sort_key()]
+    return below[-1] if below else state.tags[-1]
+
+
+def decide(state: State, settings: ReleaseSettings, *, part: str | None = None,
+           pre: str | None = None, finalize: bool = False,
+           tag_exists: bool = False) -> Plan:
+    """Return the plan for ``state``: the next version, its rule, go or no-go.
+
+    ``tag_exists`` says whether the tag of the proposed version already exists;
+    the caller checks it once the version is known (see :func:`plan`).
+    """
+    refusals: list[str] = []
+    notes: list[str] = []
+    if state.files_error:
+        refusals.append(state.files_error)
+    try:
+        version_files.check_agree(state.files)
+    except RefusedError as exc:
+        refusals.append(exc.message)
+    if state.dirty:
+        shown = ", ".join(state.dirty[:20])
+        more = f" and {len(state.dirty) - 20} more" if len(state.dirty) > 20 else ""
+        refusals.append(f"the working tree has uncommitted changes: {shown}{more}; "
+                        "commit or stash them")
+    if state.changelog_error:
+        refusals.append(state.changelog_error)
+
+    file_value = _file_version(state)
+    latest = state.tags[-1] if state.tags else None
+    current_text = file_value or (latest.version.text if latest else "0.0.0")
+    current = versions.parse(current_text, state.scheme)
+    if current is None:
+        refusals.append(f"the version {current_text} in the version files is neither "
+                        "PEP 440 nor SemVer; fix it by hand")
+        current = versions.parse("0.0.0", state.scheme)
+        assert current is not None
+    if file_value is not None:
+        head_tags = [tag for tag in state.tags if tag.sha == state.head]
+        for tag in head_tags:
+            if tag.version.text != file_value:
+                refusals.append(_mismatch(state, file_value, tag, "HEAD is tagged"))
+        if latest is not None and latest.version.sort_key() > current.sort_key() and (
+            latest not in head_tags
+        ):
+            refusals.append(_mismatch(state, file_value, latest, "the newer tag"))
+
+    bump = versions.next_version(
+        current, state.scheme, part=part, pre=pre, finalize=finalize,
+        breaking=any(commit.breaking for commit in state.commits),
+        types={commit.type for commit in state.commits if commit.type},
+    )
+    tag = None
+    if bump.version:
+        tag = settings.tag_format.replace("{version}", bump.version)
+    if bump.version is not None:
+        try:
+            version_files.check_representable(state.files, bump.version)
+        except RefusedError as exc:
+            refusals.append(exc.message)
+        if tag_exists:
+            refusals.append(f"tag {tag} already exists; delete it or choose another "
+                            "version")
+    if state.branch != settings.branch:
+        notes.append(f"on branch {state.branch or '(detached HEAD)'}, not the release "
+                     f"branch {settings.branch} (tpo.release.branch)")
+    reasons = list(refusals) + notes
+    if bump.version is None:
+        reasons.append(f"nothing to release: {bump.rule}")
+    return Plan(
+        scheme=state.scheme, current_version=current_text,
+        last_tag=state.last_tag.name if state.last_tag else None,
+        next_version=bump.version, rule=bump.rule, part=bump.part, tag=tag,
+        commits=state.commits, migrations=state.migrations,
+        go=not reasons, reasons=reasons, refusals=refusals, branch=state.branch,
+        files=state.files,
+    )
+
+
+def _mismatch(state: State, file_value: str, tag: Tag, what: str) -> str:
+    labels = ", ".join(item.label for item in state.files)
+    return (f"{labels} says {file_value} but {what} {tag.name} ({tag.version.text}); "
+            f"set the version files to {tag.version.text} or retag")
+
+
+def plan(root: str | os.PathLike[str], settings: ReleaseSettings, **flags: object
+         ) -> tuple[State, Plan]:
+    """Gather the state and decide; return both. ``flags`` go to :func:`decide`."""
+    from ..git import tag_exists
+
+    state = gather(root, settings)
+    first = decide(state, settings, **flags)  # type: ignore[arg-type]
+    if first.tag is not None and tag_exists(root, first.tag):
+        return state, decide(state, settings, tag_exists=True,
+                             **flags)  # type: ignore[arg-type]
+    return state, first
