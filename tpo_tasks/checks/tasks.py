@@ -2,7 +2,7 @@
 
 from invoke import Collection
 
-from ..config import defaults
+from ..defaults import defaults
 
 ns = Collection("checks")
 ns.configure({"tpo": defaults()})
