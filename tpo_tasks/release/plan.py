@@ -188,6 +188,7 @@ class Plan:
     scheme: str
     current_version: str
     last_tag: str | None
+    last_version: str | None
     next_version: str | None
     rule: str
     part: str | None
@@ -358,6 +359,7 @@ def decide(state: State, settings: ReleaseSettings, *, part: str | None = None,
     return Plan(
         scheme=state.scheme, current_version=current_text,
         last_tag=state.last_tag.name if state.last_tag else None,
+        last_version=state.last_tag.version.text if state.last_tag else None,
         next_version=bump.version, rule=bump.rule, part=bump.part, tag=tag,
         commits=state.commits, migrations=state.migrations,
         go=not reasons, reasons=reasons, refusals=refusals, branch=state.branch,
@@ -382,3 +384,35 @@ def plan(root: str | os.PathLike[str], settings: ReleaseSettings, **flags: objec
         return state, decide(state, settings, tag_exists=True,
                              **flags)  # type: ignore[arg-type]
     return state, first
+
+
+def describe(plan: Plan) -> list[str]:
+    """Return the plan as lines of text for ``release.plan``."""
+    files = ", ".join(item.label for item in plan.files) or "no version files"
+    since = plan.last_tag or "the first commit"
+    lines = [
+        f"current version: {plan.current_version} ({files})",
+        f"last tag:        {plan.last_tag or 'none'}",
+        f"next version:    {plan.next_version or 'none'}",
+        f"rule:            {plan.rule}",
+        f"changes since {since}: {len(plan.commits)} commits, "
+        f"{plan.non_conventional} not conventional",
+    ]
+    for kind, items in sorted(plan.changes().items()):
+        lines.append(f"  {kind}:")
+        for item in items:
+            scope = f"{item['scope']}: " if item["scope"] else ""
+            mark = " [breaking]" if item["breaking"] else ""
+            lines.append(f"    {str(item['sha'])[:7]} {scope}{item['subject']}{mark}")
+    if plan.breaking:
+        lines.append("breaking changes:")
+        lines += [f"  {commit.short_sha} {commit.breaking_note or commit.description}"
+                  for commit in plan.breaking]
+    lines.append(f"new migrations since {since}: {len(plan.migrations)}")
+    lines += [f"  {path}" for path in plan.migrations]
+    if plan.go:
+        lines.append(f"go: release {plan.next_version} as {plan.tag}")
+    else:
+        lines.append("no-go:")
+        lines += [f"  - {reason}" for reason in plan.reasons]
+    return lines

@@ -480,8 +480,12 @@ def edit_version(root: str | Path, spec: VersionFile, new_version: str
     """Return ``(old_bytes, new_bytes)`` of ``spec`` with the version set to
     ``new_version``; nothing is written. Raises VersionFileError if the edit
     would change anything but the value."""
-    root = Path(root)
-    old_bytes = (root / spec.path).read_bytes()
+    old_bytes = (Path(root) / spec.path).read_bytes()
+    return old_bytes, edit_bytes(spec, old_bytes, new_version)
+
+
+def edit_bytes(spec: VersionFile, old_bytes: bytes, new_version: str) -> bytes:
+    """Return ``old_bytes`` (the content of ``spec``) with the version replaced."""
     has_bom, text = _decode(old_bytes, spec.path)
     kind = kind_of(spec)
     key = _resolve_key(spec, kind, text)
@@ -503,4 +507,4 @@ def edit_version(root: str | Path, spec: VersionFile, new_version: str
         if again is None or again.value != new_version:
             raise VersionFileError(f"editing {spec.path} did not set the version; "
                                    "check the pattern")
-    return old_bytes, _encode(has_bom, new_text)
+    return _encode(has_bom, new_text)
