@@ -210,10 +210,10 @@ class Kubectl:
         result = self._runner(argv, input=input, env=self.command_env(), check=False,
                               timeout=timeout, on_output=on_output)
         if check and not result.ok:
-            raise self._failure(result)
+            raise self.error_for(result)
         return result
 
-    def _failure(self, result: Result) -> ExternalError:
+    def error_for(self, result: Result) -> ExternalError:
         detail = (result.stderr or result.stdout).strip().splitlines()
         last = detail[-1] if detail else f"exit status {result.returncode}"
         if any(marker in last.lower() for marker in _UNREACHABLE):
@@ -237,7 +237,7 @@ class Kubectl:
             client = data["clientVersion"]
             text = client.get("gitVersion") or f"{client['major']}.{client['minor']}"
         except (ValueError, KeyError, TypeError):
-            raise self._failure(result) from None
+            raise self.error_for(result) from None
         version = parse_version(text)
         if version < MINIMUM_VERSION:
             need = ".".join(map(str, MINIMUM_VERSION))
@@ -257,7 +257,7 @@ class Kubectl:
         if not result.ok:
             if "NotFound" in result.stderr or "not found" in result.stderr:
                 return None
-            raise self._failure(result)
+            raise self.error_for(result)
         return json.loads(result.stdout)
 
     def apply(self, manifest: str, *, force_conflicts: bool = False,
