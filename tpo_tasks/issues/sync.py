@@ -1,0 +1,300 @@
+"""Fetch issues (network or file) and write their documents incrementally."""
+
+import json
+import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError, ExternalError, UsageError
+from ..fileio import write_text_atomic
+from . import document, markers, metadata
+from .state import RepoState
+
+ISSUES_PATH = "/repos/{owner}/{repo}/issues"
+PER_PAGE = 100
+Progress = Callable[[str], None]
+
+
+def now_utc() -> str:
+    """Return the current time as ISO 8601 UTC with a ``Z``, to the second."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def is_pull_request(item: Mapping[str, Any]) -> bool:
+    """Return whether an issue-list item is a pull request."""
+    return item.get("pull_request") is not None
+
+
+def has_labels(item: Mapping[str, Any], wanted: Sequence[str]) -> bool:
+    """Return whether ``item`` carries every label in ``wanted`` (case-insensitive)."""
+    names = {name.lower() for name in metadata.label_names(item.get("labels"))}
+    return all(label.lower() in names for label in wanted)
+
+
+# -- where issues come from -------------------------------------------------------
+
+
+def repo_from_remote(url: str | None) -> str | None:
+    """Return ``owner/repo`` of a git remote URL, or None."""
+    from ..git import parse_remote
+
+    parsed = parse_remote(url) if url else None
+    return parsed[1] if parsed else None
+
+
+def resolve_repo(flag: str | None, configured: str | None,
+                 remote: Callable[[str], str | None]) -> tuple[str, str]:
+    """Return the repository and where it came from.
+
+    The order is ``--repo``, ``PARENT_REPO``, ``tpo.github.repo``, then the
+    ``upstream`` and ``origin`` git remotes (``remote(name)`` returns a URL).
+    """
+    from ..github import split_repo
+
+    candidates = [("--repo", flag), ("PARENT_REPO", os.environ.get("PARENT_REPO")),
+                  ("tpo.github.repo", configured)]
+    for source, value in candidates:
+        if value:
+            try:
+                split_repo(value)
+            except ConfigError:
+                raise ConfigError(f"invalid {source} {value!r}; expected OWNER/REPO "
+                                  "such as octo/demo") from None
+            return value, source
+    for name in ("upstream", "origin"):
+        repo = repo_from_remote(remote(name))
+        if repo:
+            return repo, f"git remote {name}"
+    raise ConfigError("no repository to read issues from; pass --repo OWNER/REPO, "
+                      "set PARENT_REPO or tpo.github.repo, or add an upstream remote")
+
+
+def load_issue_file(path: str) -> list[dict[str, Any]]:
+    """Return the issue objects saved in ``path`` (a JSON array from the REST API)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UsageError(f"--from-file {path}: file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ExternalError(f"--from-file {path}: cannot read it ({exc})") from None
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise UsageError(f"--from-file {path}: invalid JSON ({exc}); save the "
+                         "array returned by GET /repos/OWNER/REPO/issues") from None
+    if isinstance(data, dict) and "number" in data:
+        data = [data]
+    if not isinstance(data, list):
+        raise UsageError(f"--from-file {path}: expected a JSON array of issue "
+                         "objects")
+    for index, item in enumerate(data):
+        if not isinstance(item, dict) or not _is_number(item.get("number")):
+            raise UsageError(f"--from-file {path}: item {index} has no integer "
+                             "'number'; expected GitHub issue objects")
+        if not isinstance(item.get("title", ""), str):
+            raise UsageError(f"--from-file {path}: item {index} has a non-text title")
+    return data
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def fetch_open(client: Any, labels: Sequence[str], progress: Progress
+               ) -> list[dict[str, Any]]:
+    """Return every open issue (pull requests included) through all pages."""
+    query = {"state": "open"}
+    if labels:
+        query["labels"] = ",".join(labels)
+    items: list[dict[str, Any]] = []
+    for number, page in enumerate(client.paginate(ISSUES_PATH, query=query,
+                                                  per_page=PER_PAGE), start=1):
+        items.extend(page.data or [])
+        if page.next_url or number > 1:
+            progress(f"fetched page {number} ({len(items)} items)")
+    return items
+
+
+def fetch_issue(client: Any, number: int) -> dict[str, Any]:
+    """Return issue ``number``; raise a UsageError for a pull request."""
+    from ..github import NotFound
+
+    try:
+        item = client.request(f"{ISSUES_PATH}/{number}")
+    except NotFound:
+        raise UsageError(f"issue #{number} not found in {client.repo} (or no "
+                         "access); check --number and the repository") from None
+    if is_pull_request(item):
+        raise UsageError(f"#{number} in {client.repo} is a pull request, not an "
+                         "issue; choose an issue number")
+    return item
+
+
+@dataclass
+class Fetched:
+    """The outcome of an incremental fetch."""
+
+    items: list[dict[str, Any]]
+    full: bool  # True: every open issue; False: only those changed since ``since``
+    not_modified: bool
+    state: RepoState
+    requests: int = 0
+
+
+def fetch_changes(client: Any, previous: RepoState, labels: Sequence[str],
+                  progress: Progress) -> Fetched:
+    """Fetch what changed since ``previous``; every open issue on a first sync.
+
+    A re-sync asks for ``state=all`` issues updated since the newest
+    ``updated_at`` seen before, so issues closed upstream come back as closed, and
+    sends the stored ETag when the query is the same as last time, so an
+    unchanged repository costs one 304 answer.
+    """
+    full = previous.since is None
+    query: dict[str, str] = {"state": "open"} if full else {
+        "state": "all", "since": previous.since}
+    if labels:
+        query["labels"] = ",".join(labels)
+    etag = previous.etag if previous.etag_query == query else None
+    items: list[dict[str, Any]] = []
+    first_etag = None
+    requests = 0
+    not_modified = False
+    for number, page in enumerate(client.paginate(ISSUES_PATH, query=query,
+                                                  per_page=PER_PAGE, etag=etag),
+                                  start=1):
+        requests += 1
+        if page.not_modified:
+            not_modified = True
+            break
+        if number == 1:
+            first_etag = page.etag
+        items.extend(page.data or [])
+        if page.next_url or number > 1:
+            progress(f"fetched page {number} ({len(items)} items)")
+    if not_modified:
+        state = RepoState(since=previous.since, etag=previous.etag,
+                          etag_query=previous.etag_query, synced_at=now_utc())
+        return Fetched([], full, True, state, requests)
+    newest = max((item["updated_at"] for item in items if item.get("updated_at")),
+                 default=previous.since)
+    # The stored ETag only helps when the next sync sends the same query, which
+    # happens when ``since`` stays the same (nothing newer arrived).
+    keep_etag = not full and newest == previous.since and requests == 1
+    state = RepoState(since=newest, etag=first_etag if keep_etag else None,
+                      etag_query=query if keep_etag else None, synced_at=now_utc())
+    if full and newest is None:
+        # No open issue at all: remember the ETag of this full query instead.
+        state = RepoState(since=None, etag=first_etag, etag_query=query,
+                          synced_at=now_utc())
+    return Fetched(items, full, False, state, requests)
+
+
+# -- writing documents ----------------------------------------------------------
+
+
+@dataclass
+class WriteReport:
+    """What a batch write did, per issue number."""
+
+    written: list[int] = field(default_factory=list)
+    unchanged: list[int] = field(default_factory=list)
+    skipped: list[int] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    files_written: int = 0
+
+
+@dataclass
+class DocWriter:
+    """Writer of ``<dir>/<N>/ISSUE.md`` and ``metadata.json``, only when they change."""
+
+    directory: Path
+    repo: str
+    known_components: Sequence[str] = ()
+    override_dir: Path | None = None
+    synced_at: str = field(default_factory=now_utc)
+    fsync: bool = True
+
+    def write(self, issue: Mapping[str, Any], branch: str | None,
+              report: WriteReport) -> dict[str, Any]:
+        """Write one issue's files (only those that change) and return its metadata."""
+        number = int(issue["number"])
+        folder = self.directory / str(number)
+        record = metadata.build_metadata(
+            issue, repo=self.repo, branch=branch, synced_at=self.synced_at,
+            known_components=self.known_components)
+        user = issue.get("user")
+        author = user.get("login") if isinstance(user, Mapping) else None
+        rendered = document.render(record, author=author, repo=self.repo,
+                                   override_dir=self.override_dir)
+        doc_path = folder / "ISSUE.md"
+        meta_path = folder / "metadata.json"
+        existing_doc = _read(doc_path)
+        try:
+            text, appended = document.update(existing_doc, rendered)
+        except markers.MarkerError as exc:
+            report.failures.append(f"#{number}: {doc_path} left unchanged, its "
+                                   f"generated-region markers are broken ({exc})")
+            text, appended = existing_doc, []
+        if appended:
+            report.warnings.append(f"#{number}: re-added missing regions "
+                                   f"{', '.join(appended)} at the end of {doc_path}")
+        old_meta = _read_json(meta_path)
+        if old_meta is not None and metadata.same_except_sync_time(old_meta, record):
+            record = old_meta
+        meta_text = metadata.encode(record)
+        changed = False
+        if text is not None and text != existing_doc:
+            write_text_atomic(doc_path, text, fsync=self.fsync)
+            report.files_written += 1
+            changed = True
+        if old_meta != record:
+            write_text_atomic(meta_path, meta_text, fsync=self.fsync)
+            report.files_written += 1
+            changed = True
+        (report.written if changed else report.unchanged).append(number)
+        return record
+
+    def has_docs(self, number: int) -> bool:
+        """Return whether issue ``number`` already has a metadata file."""
+        return (self.directory / str(number) / "metadata.json").is_file()
+
+    def write_all(self, issues: Iterable[Mapping[str, Any]],
+                  branches: Mapping[int, str], *, only_existing_closed: bool,
+                  progress: Progress) -> WriteReport:
+        """Write every issue; closed ones only update docs that already exist."""
+        report = WriteReport()
+        issues = list(issues)
+        step = max(500, len(issues) // 10)
+        for index, issue in enumerate(issues, start=1):
+            number = int(issue["number"])
+            if (only_existing_closed and issue.get("state") == "closed"
+                    and not self.has_docs(number)):
+                report.skipped.append(number)
+                continue
+            self.write(issue, branches.get(number), report)
+            if len(issues) > step and index % step == 0:
+                progress(f"wrote {index}/{len(issues)} issues")
+        return report
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    text = _read(path)
+    if text is None:
+        return None
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
