@@ -15,6 +15,7 @@ In Python::
         fake.token = "s3cret"                       # optional: enforce this token
         fake.links = "next"                         # only rel="next", no "last"
         fake.inject(503, path="/repos/octo/demo/issues", times=2)
+        fake.inject(500, query={"page": "2"})      # only the second page fails
         fake.inject_rate_limit()                    # 403, remaining 0, reset
         fake.inject_secondary_limit(retry_after=0)  # 403 with retry-after
         fake.inject(None, delay=2.0)                # a slow but normal answer
@@ -170,11 +171,15 @@ class Injection:
     headers: dict[str, str] = field(default_factory=dict)
     body: Any = None
     delay: float = 0.0
+    query: dict[str, str] | None = None
 
-    def matches(self, method: str, path: str) -> bool:
-        return (self.method is None or self.method == method) and (
-            self.path is None or path == self.path or path.startswith(self.path + "/")
-            or path.startswith(self.path + "?"))
+    def matches(self, method: str, path: str, query: dict[str, str]) -> bool:
+        if self.method is not None and self.method != method:
+            return False
+        if self.path is not None and path != self.path and not path.startswith(
+                self.path + "/"):
+            return False
+        return all(query.get(key) == value for key, value in (self.query or {}).items())
 
 
 class _Repo:
@@ -262,24 +267,27 @@ class FakeGitHub:
     def inject(self, status: int | None, *, path: str | None = None,
                method: str | None = None, times: int = 1,
                headers: dict[str, str] | None = None, body: Any = None,
-               delay: float = 0.0) -> Injection:
+               delay: float = 0.0, query: dict[str, str] | None = None
+               ) -> Injection:
         """Answer the next ``times`` matching requests with ``status``.
 
         ``path`` matches the path exactly or as a prefix ending at ``/``; None
-        matches every request. ``status=None`` serves the normal answer after
+        matches every request. ``query`` entries must all be in the request's
+        query (``{"page": "2"}``). ``status=None`` serves the normal answer after
         ``delay`` seconds (a slow response).
         """
         injection = Injection(status, path, method, times, dict(headers or {}), body,
-                              delay)
+                              delay, dict(query) if query else None)
         with self._lock:
             self._injections.append(injection)
         return injection
 
     def inject_rate_limit(self, *, path: str | None = None, reset: int | None = None,
-                          times: int = 1) -> Injection:
+                          times: int = 1, query: dict[str, str] | None = None
+                          ) -> Injection:
         """Answer 403 with ``x-ratelimit-remaining: 0`` and the reset time."""
         reset = reset if reset is not None else int(time.time()) + 3600
-        return self.inject(403, path=path, times=times, headers={
+        return self.inject(403, path=path, times=times, query=query, headers={
             "x-ratelimit-limit": "60", "x-ratelimit-remaining": "0",
             "x-ratelimit-reset": str(reset), "x-ratelimit-resource": "core",
         }, body={"message": "API rate limit exceeded for 127.0.0.1.",
@@ -292,10 +300,11 @@ class FakeGitHub:
             "retry-after": str(retry_after)},
             body={"message": "You have exceeded a secondary rate limit."})
 
-    def _take_injection(self, method: str, path: str) -> Injection | None:
+    def _take_injection(self, method: str, path: str, query: dict[str, str]
+                        ) -> Injection | None:
         with self._lock:
             for injection in self._injections:
-                if injection.times > 0 and injection.matches(method, path):
+                if injection.times > 0 and injection.matches(method, path, query):
                     injection.times -= 1
                     return injection
         return None
@@ -381,7 +390,7 @@ class FakeGitHub:
     def _answer(self, method: str, path: str, query: dict[str, str],
                 headers: dict[str, str], body: bytes
                 ) -> tuple[int, Any, dict[str, str]]:
-        injection = self._take_injection(method, path)
+        injection = self._take_injection(method, path, query)
         if injection is not None:
             if injection.delay:
                 time.sleep(injection.delay)
