@@ -341,8 +341,8 @@ class Client:
             return BadCredentials(
                 f"{label}: bad credentials (401); GITHUB_TOKEN was rejected, set a "
                 "valid token or unset it", status=status)
-        if status in (403, 429) and (
-                headers.get("x-ratelimit-remaining") == "0" or status == 429):
+        if status == 429 or (status == 403 and (
+                headers.get("x-ratelimit-remaining") == "0" or "retry-after" in headers)):
             reset = _reset_time(headers)
             when = reset.strftime("%Y-%m-%d %H:%M:%S UTC") if reset else "later"
             if "retry-after" in headers:

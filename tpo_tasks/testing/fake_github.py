@@ -215,6 +215,7 @@ class FakeGitHub:
 
     def start(self) -> FakeGitHub:
         self._thread = threading.Thread(target=self._server.serve_forever,
+                                        kwargs={"poll_interval": 0.05},
                                         name="fake-github", daemon=True)
         self._thread.start()
         return self
