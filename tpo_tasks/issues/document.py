@@ -25,6 +25,13 @@ def table_cell(text: Any) -> str:
     return markers.escape_markers(one_line(text)).replace("|", "\\|")
 
 
+def author_of(issue: Mapping[str, Any]) -> str:
+    """Return the login of the issue's author; ``ghost`` for a deleted account."""
+    user = issue.get("user")
+    login = user.get("login") if isinstance(user, Mapping) else None
+    return one_line(login) or "ghost"
+
+
 def _date(value: str | None) -> str:
     return value[:10] if value else "unknown"
 
@@ -76,7 +83,7 @@ def context(metadata: Mapping[str, Any], *, author: str | None, repo: str
         "priority": metadata["priority"],
         "effort": effort_text,
         "related": related,
-        "author": one_line(author) or "ghost",
+        "author": one_line(author) or "ghost",  # GitHub's name for deleted users
         "repo": repo,
         "repo_url": f"https://github.com/{repo}",
     }

@@ -19,7 +19,7 @@ def title_slug(title: str, *, max_length: int = MAX_SLUG_LENGTH) -> str:
 
     ascii_title = unidecode(title or "")
     slug = slugify(ascii_title, max_length=max_length, word_boundary=True,
-                   separator="-", lowercase=True)
+                   save_order=True, separator="-", lowercase=True)
     return re.sub(r"[^a-z0-9-]+", "", slug).strip("-")
 
 

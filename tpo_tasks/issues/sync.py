@@ -227,9 +227,8 @@ class DocWriter:
         record = metadata.build_metadata(
             issue, repo=self.repo, branch=branch, synced_at=self.synced_at,
             known_components=self.known_components)
-        user = issue.get("user")
-        author = user.get("login") if isinstance(user, Mapping) else None
-        rendered = document.render(record, author=author, repo=self.repo,
+        rendered = document.render(record, author=document.author_of(issue),
+                                   repo=self.repo,
                                    override_dir=self.override_dir)
         doc_path = folder / "ISSUE.md"
         meta_path = folder / "metadata.json"
