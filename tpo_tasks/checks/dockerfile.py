@@ -238,7 +238,7 @@ def parse_dockerfile(text: str, path: str = "Dockerfile") -> Dockerfile:
         start = index + 1
         logical = raw.rstrip()
         while logical.endswith(escape):
-            logical = logical[:-1]
+            logical = logical[:-1].rstrip()
             index += 1
             # Comment and empty lines inside a continuation are skipped.
             while index < len(lines) and (
@@ -510,7 +510,7 @@ def _check_base(
     shown = image if image == stage.image_text else f"{stage.image_text} ({image})"
     if digest:
         return
-    if tag is None:
+    if not tag:
         yield BASE_UNTAGGED.result(
             f"FROM {shown} has no tag, so it pulls latest",
             file=path,

@@ -602,9 +602,9 @@ def check_images(objects: ManifestSet) -> Iterator[CheckResult]:
             name, tag, digest = split_image(image)
             if digest:
                 continue
-            if tag is None and image in objects.service_images:
+            if not tag and image in objects.service_images:
                 continue
-            if tag is None:
+            if not tag:
                 yield _result(
                     IMAGE_UNTAGGED,
                     manifest,

@@ -100,7 +100,12 @@ def schema_errors(
         return None
     errors = []
     for error in validator.iter_errors(data):
-        errors.append((tuple(error.absolute_path), _message(error)))
+        path = tuple(error.absolute_path)
+        if error.validator == "additionalProperties":
+            unknown = re.search(r"\('([^']+)'", error.message)
+            if unknown:
+                path += (unknown.group(1),)  # point at the unknown key's own line
+        errors.append((path, _message(error)))
     return errors
 
 
