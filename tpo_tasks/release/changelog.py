@@ -270,7 +270,7 @@ def heading_for(commit: Commit) -> str | None:
 def entry_for(commit: Commit) -> str:
     """Return the Markdown list item for a commit."""
     text = commit.description
-    if commit.scope:
+    if commit.scope and heading_for(commit) != commit.scope.capitalize():
         text = f"**{commit.scope}:** {text}"
     if commit.breaking:
         text = f"**Breaking:** {text}"

@@ -27,7 +27,7 @@ _HEADER = re.compile(
     r"[ \t]+(?P<description>\S.*)$"
 )
 _BREAKING_FOOTER = re.compile(r"^BREAKING[ -]CHANGE:[ \t]*(?P<note>.*)$", re.M)
-_REVERT_SUBJECT = re.compile(r'^Revert "(?P<subject>.+)"\s*$')
+_REVERT_SUBJECT = re.compile(r'^(?:Revert|Reapply) "(?P<subject>.+)"\s*$')
 _REVERTS_SHA = re.compile(r"This reverts commit (?P<sha>[0-9a-f]{7,40})")
 
 # Record separator between commits and unit separator between fields.
@@ -98,43 +98,43 @@ def parse_log(output: str) -> list[Commit]:
 def cancel_reverts(commits: list[Commit]) -> list[Commit]:
     """Drop reverted commits and the reverts that name them, keeping the order.
 
-    ``commits`` is oldest first. A revert of a revert brings the original back.
+    ``commits`` is oldest first. A revert of a revert (``Reapply "..."`` in newer
+    git) brings the original back.
     """
     by_sha = {commit.sha: commit for commit in commits}
     active: dict[str, Commit] = {}
     by_subject: dict[str, str] = {}
     cancelled: dict[str, str] = {}  # revert sha -> the sha it removed
     for commit in commits:
-        target = _revert_target(commit, active, by_subject)
-        if target is None:
-            active[commit.sha] = commit
-            by_subject[commit.subject] = commit.sha
-            continue
-        active.pop(target)
-        original = cancelled.pop(target, None)
-        if original is not None:
+        target = _revert_target(commit, [*active, *cancelled], by_subject)
+        if target in active:
+            active.pop(target)
+            cancelled[commit.sha] = target
+        elif target in cancelled:
+            original = cancelled.pop(target)
             active[original] = by_sha[original]
             by_subject[by_sha[original].subject] = original
         else:
-            cancelled[commit.sha] = target
+            active[commit.sha] = commit
+            by_subject[commit.subject] = commit.sha
     order = {commit.sha: index for index, commit in enumerate(commits)}
     return sorted(active.values(), key=lambda item: order[item.sha])
 
 
-def _revert_target(commit: Commit, active: dict[str, Commit],
+def _revert_target(commit: Commit, candidates: list[str],
                    by_subject: dict[str, str]) -> str | None:
-    """Return the sha of the active commit that ``commit`` reverts, or None."""
+    """Return the sha among ``candidates`` that ``commit`` reverts, or None."""
     subject_match = _REVERT_SUBJECT.match(commit.subject)
     if subject_match is None:
         return None
     sha_match = _REVERTS_SHA.search(commit.body)
     if sha_match is not None:
         prefix = sha_match.group("sha")
-        for sha in active:
+        for sha in candidates:
             if sha.startswith(prefix):
                 return sha
     target = by_subject.get(subject_match.group("subject"))
-    return target if target in active else None
+    return target if target in candidates else None
 
 
 def classify_reverts(commits: list[Commit]) -> list[Commit]:

@@ -198,6 +198,7 @@ class Plan:
     go: bool
     reasons: list[str]
     refusals: list[str]  # the reasons release.bump refuses (exit 4)
+    version_problems: list[str]  # refusals that make the current version unknown
     branch: str | None
     files: list[version_files.FileVersion]
 
@@ -291,6 +292,43 @@ def _last_tag(state: State) -> Tag | None:
     return below[-1] if below else state.tags[-1]
 
 
+def _current_text(state: State) -> str:
+    file_value = _file_version(state)
+    if file_value is not None:
+        return file_value
+    return state.tags[-1].version.text if state.tags else "0.0.0"
+
+
+def _version_problems(state: State) -> list[str]:
+    """Return the problems that leave the current version unknown or contradicted:
+    unreadable or disagreeing files, an invalid version, files behind a tag."""
+    problems = []
+    if state.files_error:
+        problems.append(state.files_error)
+    try:
+        version_files.check_agree(state.files)
+    except RefusedError as exc:
+        problems.append(exc.message)
+    file_value = _file_version(state)
+    if file_value is None:
+        return problems
+    current = versions.parse(file_value, state.scheme)
+    if current is None:
+        problems.append(f"the version {file_value} in the version files is neither "
+                        "PEP 440 nor SemVer; fix it by hand")
+        return problems
+    head_tags = [tag for tag in state.tags if tag.sha == state.head]
+    for tag in head_tags:
+        if tag.version.text != file_value:
+            problems.append(_mismatch(state, file_value, tag, "HEAD is tagged"))
+    latest = state.tags[-1] if state.tags else None
+    if latest is not None and latest not in head_tags and (
+        latest.version.sort_key() > current.sort_key()
+    ):
+        problems.append(_mismatch(state, file_value, latest, "the newer tag"))
+    return problems
+
+
 def decide(state: State, settings: ReleaseSettings, *, part: str | None = None,
            pre: str | None = None, finalize: bool = False,
            tag_exists: bool = False) -> Plan:
@@ -299,14 +337,9 @@ def decide(state: State, settings: ReleaseSettings, *, part: str | None = None,
     ``tag_exists`` says whether the tag of the proposed version already exists;
     the caller checks it once the version is known (see :func:`plan`).
     """
-    refusals: list[str] = []
+    version_problems = _version_problems(state)
+    refusals = list(version_problems)
     notes: list[str] = []
-    if state.files_error:
-        refusals.append(state.files_error)
-    try:
-        version_files.check_agree(state.files)
-    except RefusedError as exc:
-        refusals.append(exc.message)
     if state.dirty:
         shown = ", ".join(state.dirty[:20])
         more = f" and {len(state.dirty) - 20} more" if len(state.dirty) > 20 else ""
@@ -315,24 +348,10 @@ def decide(state: State, settings: ReleaseSettings, *, part: str | None = None,
     if state.changelog_error:
         refusals.append(state.changelog_error)
 
-    file_value = _file_version(state)
-    latest = state.tags[-1] if state.tags else None
-    current_text = file_value or (latest.version.text if latest else "0.0.0")
-    current = versions.parse(current_text, state.scheme)
-    if current is None:
-        refusals.append(f"the version {current_text} in the version files is neither "
-                        "PEP 440 nor SemVer; fix it by hand")
-        current = versions.parse("0.0.0", state.scheme)
-        assert current is not None
-    if file_value is not None:
-        head_tags = [tag for tag in state.tags if tag.sha == state.head]
-        for tag in head_tags:
-            if tag.version.text != file_value:
-                refusals.append(_mismatch(state, file_value, tag, "HEAD is tagged"))
-        if latest is not None and latest.version.sort_key() > current.sort_key() and (
-            latest not in head_tags
-        ):
-            refusals.append(_mismatch(state, file_value, latest, "the newer tag"))
+    current_text = _current_text(state)
+    current = versions.parse(current_text, state.scheme) or versions.parse(
+        "0.0.0", state.scheme)
+    assert current is not None
 
     bump = versions.next_version(
         current, state.scheme, part=part, pre=pre, finalize=finalize,
@@ -363,6 +382,7 @@ def decide(state: State, settings: ReleaseSettings, *, part: str | None = None,
         next_version=bump.version, rule=bump.rule, part=bump.part, tag=tag,
         commits=state.commits, migrations=state.migrations,
         go=not reasons, reasons=reasons, refusals=refusals, branch=state.branch,
+        version_problems=version_problems,
         files=state.files,
     )
 

@@ -91,9 +91,8 @@ def bump(c: Context, major: bool = False, minor: bool = False, patch: bool = Fal
     with lock:
         _, plan = planning.plan(root, release_settings, part=part, pre=pre,
                                 finalize=finalize)
-        disagree = [item for item in plan.refusals if "disagree" in item]
-        if disagree:
-            raise RefusedError("; ".join(disagree))
+        if plan.version_problems:
+            raise RefusedError("; ".join(plan.version_problems))
         if plan.next_version is None:
             if json:
                 print_json(_bump_json(plan, False, [], dry_run))
