@@ -72,7 +72,8 @@ def test_open_election_booth_four_findings_with_lines() -> None:
         container=(
             "        - name: web\n          image: nginx\n"
             "          readinessProbe: {httpGet: {path: /, port: 80}}\n"
-            "          livenessProbe: {httpGet: {path: /, port: 80}, failureThreshold: 6}\n"
+            "          livenessProbe:\n"
+            "            {httpGet: {path: /, port: 80}, failureThreshold: 6}\n"
             "          securityContext:\n            allowPrivilegeEscalation: false\n"
             "            readOnlyRootFilesystem: true\n"
             "            capabilities: {drop: [ALL]}\n"
@@ -359,8 +360,12 @@ def test_overlay_findings_point_at_source_files(tmp_path: Path) -> None:
         {
             "kube/base/kustomization.yaml": "resources:\n  - deployment.yaml\n",
             "kube/base/deployment.yaml": deployment(),
-            "kube/overlays/dev/kustomization.yaml": "resources:\n  - ../../base\nnamePrefix: dev-\n",
-            "kube/overlays/prod/kustomization.yaml": "resources:\n  - ../../base\npatches:\n  - path: image.yaml\n",
+            "kube/overlays/dev/kustomization.yaml": (
+                "resources:\n  - ../../base\nnamePrefix: dev-\n"
+            ),
+            "kube/overlays/prod/kustomization.yaml": (
+                "resources:\n  - ../../base\npatches:\n  - path: image.yaml\n"
+            ),
             "kube/overlays/prod/image.yaml": patch,
         },
     )
@@ -399,7 +404,9 @@ def test_common_labels_warns_with_line(tmp_path: Path) -> None:
     write(
         tmp_path,
         {
-            "k/kustomization.yaml": "resources:\n  - d.yaml\ncommonLabels:\n  team: a\n",
+            "k/kustomization.yaml": (
+                "resources:\n  - d.yaml\ncommonLabels:\n  team: a\n"
+            ),
             "k/d.yaml": deployment(),
         },
     )

@@ -692,6 +692,15 @@ def hadolint_results(root: Any, paths: list[str], executable: str) -> list[Check
     for item in findings:
         code = str(item.get("code"))
         level = item.get("level")
+        message = " ".join(str(item.get("message")).split())
+        if code == "DL1000":
+            # hadolint could not parse the file (for example a heredoc in a CRLF
+            # file); the rules above still ran on it, hadolint's did not.
+            results.append(HADOLINT.result(
+                f"hadolint could not parse this file, so its rules were not applied: "
+                f"{message}", file=item.get("file"), line=item.get("line"),
+                status=WARN, hint="the docker.* rules above did check this file"))
+            continue
         if code in HADOLINT_COVERED or level not in ("error", "warning"):
             continue
         key = (item.get("file"), item.get("line"), code)
@@ -700,7 +709,7 @@ def hadolint_results(root: Any, paths: list[str], executable: str) -> list[Check
         seen.add(key)
         results.append(
             HADOLINT.result(
-                f"{code}: {item.get('message')}",
+                f"{code}: {message}",
                 file=item.get("file"),
                 line=item.get("line"),
                 status="fail" if level == "error" else WARN,
