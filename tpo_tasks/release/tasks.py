@@ -247,9 +247,53 @@ def notes(c: Context, version: str | None = None) -> None:
     result(body.rstrip("\n"))
 
 
+@task(help={
+    "version": "the version to publish (default: the latest changelog section)",
+    "draft": "create the release as a draft, or turn an existing one into a draft "
+             "(default: published)",
+    "repo": "the GitHub repository OWNER/REPO (default: GITHUB_REPOSITORY, then "
+            "tpo.release.repo, then the origin remote)",
+})
+def publish(c: Context, version: str | None = None, draft: bool = False,
+            repo: str | None = None) -> None:
+    """Create or update the GitHub release of a version with its changelog notes."""
+    from pathlib import Path
+
+    from .. import github
+    from ..git import repo_root, tag_exists
+    from . import changelog as changelogs
+    from . import publish as publishing
+    from . import versions
+
+    all_settings = settings(c)
+    release_settings = all_settings.release
+    root = repo_root()
+    path = Path(root) / release_settings.changelog
+    if not path.is_file():
+        raise UsageError(f"{release_settings.changelog} not found; run "
+                         "inv release.bump first")
+    log = changelogs.parse(path.read_text(encoding="utf-8"), release_settings.changelog)
+    version, body = changelogs.notes(log, version)
+    tag = release_settings.tag_format.replace("{version}", version)
+    if not tag_exists(root, tag):
+        warn(f"tag {tag} is not in this clone; GitHub needs it pushed before the "
+             "release is published")
+    name, source = publishing.resolve_repo(root, repo, release_settings)
+    info(f"publishing {tag} to {name} (repository from {source})")
+    parsed = versions.parse(version, "semver")
+    prerelease = parsed.is_prerelease if parsed is not None else False
+    with github.connect(name, api_url=all_settings.github.api_url) as client:
+        outcome = publishing.publish(client, tag, tag, body.rstrip("\n") + "\n",
+                                     draft=draft, prerelease=prerelease)
+    state = "draft" if outcome.release.get("draft") else "published"
+    result(f"{outcome.action} {state} release {tag}: "
+           f"{outcome.release.get('html_url', '')}")
+
+
 ns = Collection("release")
 ns.add_task(bump)
 ns.add_task(changelog)
 ns.add_task(plan)
 ns.add_task(notes)
+ns.add_task(publish)
 ns.configure({"tpo": defaults()})
