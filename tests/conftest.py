@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["support.services", "support.release", "support.fake_github"]
+pytest_plugins = [
+    "support.services", "support.release", "support.fake_github", "support.fake_kube",
+]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FIXED_DATE = "2026-01-15T12:00:00+00:00"
