@@ -696,10 +696,16 @@ def hadolint_results(root: Any, paths: list[str], executable: str) -> list[Check
         if code == "DL1000":
             # hadolint could not parse the file (for example a heredoc in a CRLF
             # file); the rules above still ran on it, hadolint's did not.
-            results.append(HADOLINT.result(
-                f"hadolint could not parse this file, so its rules were not applied: "
-                f"{message}", file=item.get("file"), line=item.get("line"),
-                status=WARN, hint="the docker.* rules above did check this file"))
+            results.append(
+                HADOLINT.result(
+                    "hadolint could not parse this file, so its rules were not "
+                    f"applied: {message}",
+                    file=item.get("file"),
+                    line=item.get("line"),
+                    status=WARN,
+                    hint="the docker.* rules above did check this file",
+                )
+            )
             continue
         if code in HADOLINT_COVERED or level not in ("error", "warning"):
             continue
