@@ -12,6 +12,7 @@ import pytest
 
 pytest_plugins = [
     "support.services", "support.release", "support.fake_github", "support.fake_kube",
+    "support.deploy",
 ]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

@@ -124,7 +124,7 @@ _NO_ENV_HELP = {k: v for k, v in DEPLOY_HELP.items() if k != "env"}
 
 
 @task(help=DEPLOY_HELP, positional=["env"])
-def to(c: Context, env: str = "", yes: bool = False, dry_run: bool = False,
+def to(c: Context, env: str | None = None, yes: bool = False, dry_run: bool = False,
        rollback: bool = True, force_conflicts: bool = False,
        allow_different_commit: bool = False) -> None:
     """Deploy the current commit to an environment."""
@@ -231,7 +231,7 @@ def _render_plan(c: Context, env: str) -> Any:
 @task(positional=["env"], help={"env": ENV_HELP,
             "output": "write the manifests to this folder as manifests.yaml "
                       "(default: print them on stdout)"})
-def render(c: Context, env: str = "", output: str = "") -> None:
+def render(c: Context, env: str | None = None, output: str = "") -> None:
     """Print or write the exact manifests a deploy would apply."""
     from ..fileio import write_text_atomic
     from ..output import result
@@ -246,7 +246,7 @@ def render(c: Context, env: str = "", output: str = "") -> None:
 
 
 @task(positional=["env"], help={"env": ENV_HELP})
-def diff(c: Context, env: str = "") -> None:
+def diff(c: Context, env: str | None = None) -> None:
     """Show what a deploy would change (kubectl diff --server-side)."""
     from invoke import Exit
 
@@ -268,7 +268,7 @@ def diff(c: Context, env: str = "") -> None:
 @task(positional=["env"], help={"env": ENV_HELP,
             "json": "print the revisions as a JSON array (schema "
                     "deploy-history.schema.json) (default: a table)"})
-def history(c: Context, env: str = "", json: bool = False) -> None:
+def history(c: Context, env: str | None = None, json: bool = False) -> None:
     """List an environment's deploy revisions, newest first."""
     from ..output import print_json, result, table
     from . import pipeline
@@ -293,7 +293,7 @@ def history(c: Context, env: str = "", json: bool = False) -> None:
             "yes": DEPLOY_HELP["yes"],
             "dry_run": DRY_RUN_HELP,
             "force_conflicts": DEPLOY_HELP["force_conflicts"]})
-def rollback(c: Context, env: str = "", to: int = 0, yes: bool = False,
+def rollback(c: Context, env: str | None = None, to: int = 0, yes: bool = False,
              dry_run: bool = False, force_conflicts: bool = False) -> None:
     """Re-apply the manifests and images of an earlier successful revision."""
     from ..errors import TaskFailed, UsageError
@@ -345,7 +345,7 @@ def rollback(c: Context, env: str = "", to: int = 0, yes: bool = False,
             "name": "the Secret's name (default: the file name without .env)",
             "dry_run": "print the Secret's name and key names; apply nothing "
                        "(default: off)"})
-def secrets(c: Context, env: str = "", from_env_file: str = "", name: str = "",
+def secrets(c: Context, env: str | None = None, from_env_file: str = "", name: str = "",
             dry_run: bool = False) -> None:
     """Create or update a Secret from a dotenv file, printing key names only."""
     from ..errors import UsageError
@@ -375,7 +375,7 @@ def secrets(c: Context, env: str = "", from_env_file: str = "", name: str = "",
 @task(positional=["env"], help={"env": ENV_HELP,
             "json": "print a JSON object (schema deploy-status.schema.json) "
                     "(default: a table)"})
-def status(c: Context, env: str = "", json: bool = False) -> None:
+def status(c: Context, env: str | None = None, json: bool = False) -> None:
     """Show each workload's rollout state, running images and ready pods."""
     from ..output import print_json, result, table
     from .status import workload_status
@@ -395,7 +395,7 @@ def status(c: Context, env: str = "", json: bool = False) -> None:
 
 
 @task(positional=["env"], help={"env": ENV_HELP})
-def unlock(c: Context, env: str = "") -> None:
+def unlock(c: Context, env: str | None = None) -> None:
     """Clear a stale deploy lock, printing who held it and since when."""
     from ..output import result
     from .lock import unlock as clear_lock
