@@ -115,6 +115,9 @@ PATCH_TYPES = {
     "application/json-patch+json": "json",
 }
 LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
+# Go's mime parser (used by kubectl to read every response) rejects the "@" of the
+# Accept value kubectl sends for this document, so the reply spells it with a dot.
+OPENAPI_V2_TYPE = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"
 
 
 @dataclass(frozen=True)
@@ -448,9 +451,7 @@ class _Handler(BaseHTTPRequestHandler):
         elif path == "/apis":
             self._send_json(200, kube_resources.api_group_list())
         elif path == "/openapi/v2":
-            self._send(
-                200, b"", "application/com.github.proto-openapi.spec.v2@v1.0+protobuf"
-            )
+            self._send(200, b"", OPENAPI_V2_TYPE)
         elif path == "/openapi/v3":
             self._send_json(200, kube_resources.openapi_v3_root())
         elif path.startswith("/openapi/v3/"):
@@ -550,6 +551,8 @@ class _Handler(BaseHTTPRequestHandler):
                     "items": items,
                 },
             )
+        elif self.command == "POST" and resource.create_only:
+            self._review(resource)
         elif self.command == "POST":
             if namespace is None and resource.namespaced:
                 raise ApiError(405, "MethodNotAllowed", "the method is not allowed")
@@ -582,6 +585,20 @@ class _Handler(BaseHTTPRequestHandler):
             )
         else:
             raise ApiError(405, "MethodNotAllowed", "the method is not allowed")
+
+    def _review(self, resource: Resource) -> None:
+        """Answer an access review: the fake has no authorization, so all is allowed."""
+        # kubectl may send the review as protobuf; its content does not matter here.
+        self._send_json(
+            201,
+            {
+                "kind": resource.kind,
+                "apiVersion": resource.api_version,
+                "metadata": {"creationTimestamp": None},
+                "spec": {},
+                "status": {"allowed": True, "reason": "the fake API server allows all"},
+            },
+        )
 
     def _wants_table(self) -> bool:
         return "as=Table" in (self.headers.get("Accept") or "")

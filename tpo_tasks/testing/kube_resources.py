@@ -27,6 +27,7 @@ class Resource:
     categories: tuple[str, ...] = ()
     status_subresource: bool = False
     generation: bool = False  # metadata.generation counts spec changes
+    create_only: bool = False  # a review: POST returns a verdict, nothing is stored
 
     @property
     def api_version(self) -> str:
@@ -190,6 +191,14 @@ RESOURCES: tuple[Resource, ...] = (
         categories=("all",),
         status_subresource=True,
     ),
+    Resource(
+        "authorization.k8s.io",
+        "v1",
+        "SelfSubjectAccessReview",
+        "selfsubjectaccessreviews",
+        namespaced=False,
+        create_only=True,
+    ),
 )
 
 BY_KEY = {resource.key: resource for resource in RESOURCES}
@@ -257,7 +266,7 @@ def api_resource_list(group: str, version: str) -> dict[str, Any] | None:
             "singularName": resource.singular,
             "namespaced": resource.namespaced,
             "kind": resource.kind,
-            "verbs": VERBS,
+            "verbs": ["create"] if resource.create_only else VERBS,
             "storageVersionHash": _hash(resource.plural)[:12],
         }
         if resource.short_names:

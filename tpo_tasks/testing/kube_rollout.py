@@ -279,6 +279,14 @@ class RolloutController:
             deployment, rs_name, template_hash, replicas, revision
         )
         replica_set = self.store.put(REPLICASETS, namespace, replica_set)
+        # The deployment controller records the revision on the Deployment too;
+        # `kubectl rollout undo` patches that annotation.
+        self.store.annotate(
+            DEPLOYMENTS,
+            namespace,
+            name,
+            {"deployment.kubernetes.io/revision": str(revision)},
+        )
         pods = self._owned_pods(namespace, replica_set)
         for _ in range(max(0, replicas - len(pods))):
             pod = self._new_pod(

@@ -446,6 +446,20 @@ class Store:
                 resource, namespace, new, record.managers, record, False
             )
 
+    def annotate(
+        self, resource: Resource, namespace: str, name: str, annotations: dict[str, str]
+    ) -> dict[str, Any] | None:
+        """Set annotations as a controller does; None when the object is gone."""
+        with self.changed:
+            record = self.records.get(self._key(resource, namespace, name))
+            if record is None:
+                return None
+            new = copy.deepcopy(record.obj)
+            new["metadata"].setdefault("annotations", {}).update(annotations)
+            return self._commit(
+                resource, namespace, new, record.managers, record, False
+            )
+
     def put(
         self, resource: Resource, namespace: str, obj: dict[str, Any]
     ) -> dict[str, Any]:
