@@ -658,16 +658,10 @@ HADOLINT_COVERED = {
 
 
 def hadolint_path() -> str | None:
-    """Return the hadolint executable: on PATH or beside this Python (a venv)."""
+    """Return the hadolint executable on PATH, or None."""
     import shutil
-    import sys
-    from pathlib import Path
 
-    found = shutil.which("hadolint")
-    if found:
-        return found
-    beside = Path(sys.executable).parent / "hadolint"
-    return str(beside) if beside.is_file() else None
+    return shutil.which("hadolint")
 
 
 def hadolint_results(root: Any, paths: list[str], executable: str) -> list[CheckResult]:
