@@ -9,6 +9,7 @@ Arguments are always lists, never shell strings.
 import os
 import re
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import ExternalError
@@ -103,6 +104,49 @@ def dirty_files(root: str | os.PathLike[str], *, untracked: bool = False) -> lis
         if entry[0] in "RC":
             index += 1  # a rename is followed by its source path
     return paths
+
+
+@dataclass(frozen=True)
+class TreeStatus:
+    """HEAD, the checked-out branch and the changed paths, from one ``git status``."""
+
+    head: str | None  # None before the first commit
+    branch: str | None  # None on a detached HEAD
+    changed: tuple[str, ...]  # staged or unstaged changes to tracked files
+
+
+def tree_status(root: str | os.PathLike[str]) -> TreeStatus:
+    """Return HEAD, the branch and the changed tracked paths with one git process."""
+    output = run_git(root, "status", "--porcelain=v2", "--branch", "-z",
+                     "--untracked-files=no").stdout
+    head = branch = None
+    changed = []
+    entries = output.split("\0")
+    index = 0
+    while index < len(entries):
+        entry = entries[index]
+        index += 1
+        if entry.startswith("# branch.oid "):
+            value = entry.split(" ", 2)[2]
+            head = None if value == "(initial)" else value
+        elif entry.startswith("# branch.head "):
+            value = entry.split(" ", 2)[2]
+            branch = None if value == "(detached)" else value
+        elif entry.startswith("1 "):
+            changed.append(entry.split(" ", 8)[8])
+        elif entry.startswith("2 "):
+            changed.append(entry.split(" ", 9)[9])
+            index += 1  # a rename or copy is followed by its source path
+        elif entry.startswith("u "):
+            changed.append(entry.split(" ", 10)[10])
+    return TreeStatus(head=head, branch=branch, changed=tuple(changed))
+
+
+def is_ancestor(root: str | os.PathLike[str], commit: str, descendant: str) -> bool:
+    """Return whether ``commit`` is reachable from ``descendant``."""
+    completed = run_git(root, "merge-base", "--is-ancestor", commit, descendant,
+                        check=False)
+    return completed.returncode == 0
 
 
 def ref_exists(root: str | os.PathLike[str], ref: str) -> bool:
