@@ -31,7 +31,7 @@ from tpo_tasks.testing.fake_kube import (
 )
 
 # Seconds per simulated rollout step: short for speed, long enough that kubectl
-# sees a rollout in progress before it completes.
+# observes a rollout in progress before it completes.
 TEST_ROLLOUT_DELAY = 0.1
 CONTEXTS = ("dev", "staging", "prod")
 

@@ -26,8 +26,8 @@ or three clusters at once (what the ``fake_clusters`` pytest fixture uses)::
     with start_clusters(["dev", "staging", "prod"], kubeconfig, current="prod") as c:
         c.servers["staging"].url
 
-Start it from a shell; it prints ``CONTEXT URL`` per cluster, writes the kubeconfig
-(refusing to replace a file it did not write) and serves until interrupted::
+Start it from a shell. It prints ``CONTEXT URL`` per cluster, writes the kubeconfig
+(but never replaces a file it did not write) and serves until interrupted::
 
     python -m tpo_tasks.testing.fake_kube --port 0 --write-kubeconfig kubeconfig \\
         --context staging [--context prod ...] [--current-context prod] \\
@@ -344,7 +344,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_error(error)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
-        except Exception as error:  # the fake must answer, whatever went wrong
+        except Exception as error:  # the fake must respond, whatever went wrong
             logger.exception("fake API server failed on %s %s", self.command, self.path)
             self._send_error(ApiError(500, "InternalError", f"internal error: {error}"))
         finally:
@@ -587,7 +587,7 @@ class _Handler(BaseHTTPRequestHandler):
             raise ApiError(405, "MethodNotAllowed", "the method is not allowed")
 
     def _review(self, resource: Resource) -> None:
-        """Answer an access review: the fake has no authorization, so all is allowed."""
+        """Allow every access review, because the fake has no authorization."""
         # kubectl may send the review as protobuf; its content does not matter here.
         self._send_json(
             201,
@@ -950,7 +950,7 @@ class FakeClusters:
         return {name: fake.url for name, fake in self.servers.items()}
 
     def requests(self, context: str) -> list[RecordedRequest]:
-        """The requests the given context's server received."""
+        """Return the requests the given context's server received."""
         return list(self.servers[context].requests)
 
     def stop(self) -> None:

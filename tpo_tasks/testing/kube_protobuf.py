@@ -2,7 +2,7 @@
 
 ``kubectl create configmap|secret|namespace`` post protobuf
 (``application/vnd.kubernetes.protobuf``) instead of JSON. A body is the magic
-``k8s\\0`` followed by a ``runtime.Unknown`` message whose ``raw`` field holds the
+``k8s\\0`` followed by a ``runtime.Unknown`` message whose ``raw`` field contains the
 object. This module decodes that envelope and the object types those commands
 create (field numbers from ``k8s.io/api`` ``generated.proto``, Kubernetes 1.32) into
 the same dicts a JSON body gives. Other kinds raise :class:`UnsupportedKind`.

@@ -1,6 +1,6 @@
 """The object store of the fake Kubernetes API server.
 
-One :class:`Store` holds every object of one fake cluster, with the API server's
+One :class:`Store` contains every object of one fake cluster, with the API server's
 write rules: resource versions from one counter, ``metadata.generation`` counting
 spec changes, defaults, the validations tests meet in practice (names, immutable
 selectors, size limits, optimistic concurrency), field managers, owner-based
