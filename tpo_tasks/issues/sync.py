@@ -219,17 +219,16 @@ class DocWriter:
     synced_at: str = field(default_factory=now_utc)
     fsync: bool = True
 
-    def write(self, issue: Mapping[str, Any], branch: str | None,
-              report: WriteReport) -> dict[str, Any]:
-        """Write one issue's files (only those that change) and return its metadata."""
+    def plan(self, issue: Mapping[str, Any], branch: str | None,
+             report: WriteReport) -> list[tuple[Path, str]]:
+        """Return the files of one issue whose content changes, with their text."""
         number = int(issue["number"])
         folder = self.directory / str(number)
         record = metadata.build_metadata(
             issue, repo=self.repo, branch=branch, synced_at=self.synced_at,
             known_components=self.known_components)
         rendered = document.render(record, author=document.author_of(issue),
-                                   repo=self.repo,
-                                   override_dir=self.override_dir)
+                                   repo=self.repo, override_dir=self.override_dir)
         doc_path = folder / "ISSUE.md"
         meta_path = folder / "metadata.json"
         existing_doc = _read(doc_path)
@@ -245,18 +244,20 @@ class DocWriter:
         old_meta = _read_json(meta_path)
         if old_meta is not None and metadata.same_except_sync_time(old_meta, record):
             record = old_meta
-        meta_text = metadata.encode(record)
-        changed = False
+        changes = []
         if text is not None and text != existing_doc:
-            write_text_atomic(doc_path, text, fsync=self.fsync)
-            report.files_written += 1
-            changed = True
+            changes.append((doc_path, text))
         if old_meta != record:
-            write_text_atomic(meta_path, meta_text, fsync=self.fsync)
-            report.files_written += 1
-            changed = True
-        (report.written if changed else report.unchanged).append(number)
-        return record
+            changes.append((meta_path, metadata.encode(record)))
+        (report.written if changes else report.unchanged).append(number)
+        report.files_written += len(changes)
+        return changes
+
+    def write(self, issue: Mapping[str, Any], branch: str | None,
+              report: WriteReport) -> None:
+        """Write one issue's files, only those whose content changes."""
+        for path, text in self.plan(issue, branch, report):
+            write_text_atomic(path, text, fsync=self.fsync)
 
     def has_docs(self, number: int) -> bool:
         """Return whether issue ``number`` already has a metadata file."""
@@ -265,20 +266,53 @@ class DocWriter:
     def write_all(self, issues: Iterable[Mapping[str, Any]],
                   branches: Mapping[int, str], *, only_existing_closed: bool,
                   progress: Progress) -> WriteReport:
-        """Write every issue; closed ones only update docs that already exist."""
+        """Write every issue; closed ones only update docs that already exist.
+
+        Every file is planned (rendered and compared) before the first write, and
+        the writes then run on WRITE_THREADS threads: each is atomic with its own
+        fsync, and concurrent fsyncs let the file system commit them together.
+        """
         report = WriteReport()
-        issues = list(issues)
-        step = max(500, len(issues) // 10)
-        for index, issue in enumerate(issues, start=1):
+        changes: list[tuple[Path, str]] = []
+        for issue in issues:
             number = int(issue["number"])
             if (only_existing_closed and issue.get("state") == "closed"
                     and not self.has_docs(number)):
                 report.skipped.append(number)
                 continue
-            self.write(issue, branches.get(number), report)
-            if len(issues) > step and index % step == 0:
-                progress(f"wrote {index}/{len(issues)} issues")
+            changes.extend(self.plan(issue, branches.get(number), report))
+        write_files(changes, fsync=self.fsync, progress=progress)
         return report
+
+
+WRITE_THREADS = 8
+
+
+def write_files(changes: Sequence[tuple[Path, str]], *, fsync: bool,
+                progress: Progress) -> None:
+    """Write each ``(path, text)`` atomically, several at a time.
+
+    The first failure cancels the writes not yet started and is re-raised.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    if len(changes) < 2 * WRITE_THREADS:
+        for path, text in changes:
+            write_text_atomic(path, text, fsync=fsync)
+        return
+    step = max(1000, len(changes) // 10)
+    with ThreadPoolExecutor(max_workers=WRITE_THREADS) as pool:
+        futures = [pool.submit(write_text_atomic, path, text, fsync=fsync)
+                   for path, text in changes]
+        try:
+            for index, future in enumerate(futures, start=1):
+                future.result()
+                if index % step == 0:
+                    progress(f"wrote {index}/{len(changes)} files")
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
 
 
 def _read(path: Path) -> str | None:

@@ -33,10 +33,13 @@ Endpoints:
   ``POST /repos/{o}/{r}/releases`` (422 when the tag has a release),
   ``PATCH /repos/{o}/{r}/releases/{id}``.
 
-An unknown repository answers 404; ``fake.disable_issues(repo)`` makes its issue
-endpoints answer 410. Each :class:`Recorded` request stores the method, path,
-query (single values), lower-case headers, whether an Authorization header was
-present, the status sent and the request body.
+``GET /_fake/requests`` returns the request log as JSON (method, path, query,
+status, authorized, if_none_match) and ``DELETE /_fake/requests`` clears it, for
+a fake running in another process. An unknown repository answers 404;
+``fake.disable_issues(repo)`` makes its issue endpoints answer 410. Each
+:class:`Recorded` request stores the method, path, query (single values),
+lower-case headers, whether an Authorization header was present, the status
+sent and the request body.
 
 From a shell (prints the base URL on the first line, serves until interrupted)::
 
@@ -77,25 +80,44 @@ def _parse_stamp(text: str) -> datetime:
 def make_user(login: str = "octocat", user_id: int = 1) -> dict[str, Any]:
     """Return a GitHub user object."""
     return {
-        "login": login, "id": user_id, "node_id": f"U_{user_id}",
+        "login": login,
+        "id": user_id,
+        "node_id": f"U_{user_id}",
         "avatar_url": f"https://avatars.githubusercontent.com/u/{user_id}?v=4",
-        "html_url": f"{WEB}/{login}", "type": "User", "site_admin": False,
+        "html_url": f"{WEB}/{login}",
+        "type": "User",
+        "site_admin": False,
     }
 
 
 def make_label(name: str, label_id: int = 0) -> dict[str, Any]:
     """Return a GitHub label object."""
-    return {"id": label_id, "node_id": f"LA_{label_id}", "name": name,
-            "color": "ededed", "default": False, "description": None}
+    return {
+        "id": label_id,
+        "node_id": f"LA_{label_id}",
+        "name": name,
+        "color": "ededed",
+        "default": False,
+        "description": None,
+    }
 
 
-def make_issue(number: int, title: str | None = None, *, repo: str = "octo/demo",
-               body: str | None = "", labels: Iterable[str] = (),
-               state: str = "open", user: str | None = "octocat",
-               assignees: Iterable[str] = (), milestone: dict[str, Any] | None = None,
-               comments: int = 0, created_at: str | None = None,
-               updated_at: str | None = None, closed_at: str | None = None,
-               ) -> dict[str, Any]:
+def make_issue(
+    number: int,
+    title: str | None = None,
+    *,
+    repo: str = "octo/demo",
+    body: str | None = "",
+    labels: Iterable[str] = (),
+    state: str = "open",
+    user: str | None = "octocat",
+    assignees: Iterable[str] = (),
+    milestone: dict[str, Any] | None = None,
+    comments: int = 0,
+    created_at: str | None = None,
+    updated_at: str | None = None,
+    closed_at: str | None = None,
+) -> dict[str, Any]:
     """Return an issue object shaped like the REST API's, with stable dates."""
     created = created_at or _stamp(BASE_TIME + timedelta(minutes=number))
     api = f"https://api.github.com/repos/{repo}"
@@ -112,8 +134,9 @@ def make_issue(number: int, title: str | None = None, *, repo: str = "octo/demo"
         "state": state,
         "locked": False,
         "assignee": make_user(next(iter(assignees)), 9) if assignees else None,
-        "assignees": [make_user(login, 9 + index)
-                      for index, login in enumerate(assignees)],
+        "assignees": [
+            make_user(login, 9 + index) for index, login in enumerate(assignees)
+        ],
         "milestone": milestone,
         "comments": comments,
         "created_at": created,
@@ -122,20 +145,31 @@ def make_issue(number: int, title: str | None = None, *, repo: str = "octo/demo"
         "author_association": "CONTRIBUTOR",
         "active_lock_reason": None,
         "body": body,
-        "reactions": {"url": f"{api}/issues/{number}/reactions", "total_count": 0,
-                      "+1": 0, "-1": 0, "laugh": 0, "hooray": 0, "confused": 0,
-                      "heart": 0, "rocket": 0, "eyes": 0},
+        "reactions": {
+            "url": f"{api}/issues/{number}/reactions",
+            "total_count": 0,
+            "+1": 0,
+            "-1": 0,
+            "laugh": 0,
+            "hooray": 0,
+            "confused": 0,
+            "heart": 0,
+            "rocket": 0,
+            "eyes": 0,
+        },
         "timeline_url": f"{api}/issues/{number}/timeline",
         "performed_via_github_app": None,
         "state_reason": "completed" if state == "closed" else None,
     }
 
 
-def make_pull_request(number: int, title: str | None = None, **kwargs: Any
-                      ) -> dict[str, Any]:
+def make_pull_request(
+    number: int, title: str | None = None, **kwargs: Any
+) -> dict[str, Any]:
     """Return a pull request as the issue list shows it (with ``pull_request``)."""
-    item = make_issue(number, title if title is not None else f"Pull {number}",
-                      **kwargs)
+    item = make_issue(
+        number, title if title is not None else f"Pull {number}", **kwargs
+    )
     repo = kwargs.get("repo", "octo/demo")
     item["pull_request"] = {
         "url": f"https://api.github.com/repos/{repo}/pulls/{number}",
@@ -176,8 +210,11 @@ class Injection:
     def matches(self, method: str, path: str, query: dict[str, str]) -> bool:
         if self.method is not None and self.method != method:
             return False
-        if self.path is not None and path != self.path and not path.startswith(
-                self.path + "/"):
+        if (
+            self.path is not None
+            and path != self.path
+            and not path.startswith(self.path + "/")
+        ):
             return False
         return all(query.get(key) == value for key, value in (self.query or {}).items())
 
@@ -214,9 +251,12 @@ class FakeGitHub:
         return f"http://{host}:{port}"
 
     def start(self) -> FakeGitHub:
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        kwargs={"poll_interval": 0.05},
-                                        name="fake-github", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="fake-github",
+            daemon=True,
+        )
         self._thread.start()
         return self
 
@@ -265,11 +305,18 @@ class FakeGitHub:
 
     # -- errors --------------------------------------------------------------
 
-    def inject(self, status: int | None, *, path: str | None = None,
-               method: str | None = None, times: int = 1,
-               headers: dict[str, str] | None = None, body: Any = None,
-               delay: float = 0.0, query: dict[str, str] | None = None
-               ) -> Injection:
+    def inject(
+        self,
+        status: int | None,
+        *,
+        path: str | None = None,
+        method: str | None = None,
+        times: int = 1,
+        headers: dict[str, str] | None = None,
+        body: Any = None,
+        delay: float = 0.0,
+        query: dict[str, str] | None = None,
+    ) -> Injection:
         """Answer the next ``times`` matching requests with ``status``.
 
         ``path`` matches the path exactly or as a prefix ending at ``/``; None
@@ -277,32 +324,67 @@ class FakeGitHub:
         query (``{"page": "2"}``). ``status=None`` serves the normal answer after
         ``delay`` seconds (a slow response).
         """
-        injection = Injection(status, path, method, times, dict(headers or {}), body,
-                              delay, dict(query) if query else None)
+        injection = Injection(
+            status,
+            path,
+            method,
+            times,
+            dict(headers or {}),
+            body,
+            delay,
+            dict(query) if query else None,
+        )
         with self._lock:
             self._injections.append(injection)
         return injection
 
-    def inject_rate_limit(self, *, path: str | None = None, reset: int | None = None,
-                          times: int = 1, query: dict[str, str] | None = None
-                          ) -> Injection:
+    def inject_rate_limit(
+        self,
+        *,
+        path: str | None = None,
+        reset: int | None = None,
+        times: int = 1,
+        query: dict[str, str] | None = None,
+    ) -> Injection:
         """Answer 403 with ``x-ratelimit-remaining: 0`` and the reset time."""
         reset = reset if reset is not None else int(time.time()) + 3600
-        return self.inject(403, path=path, times=times, query=query, headers={
-            "x-ratelimit-limit": "60", "x-ratelimit-remaining": "0",
-            "x-ratelimit-reset": str(reset), "x-ratelimit-resource": "core",
-        }, body={"message": "API rate limit exceeded for 127.0.0.1.",
-                 "documentation_url": "https://docs.github.com/rest"})
+        return self.inject(
+            403,
+            path=path,
+            times=times,
+            query=query,
+            headers={
+                "x-ratelimit-limit": "60",
+                "x-ratelimit-remaining": "0",
+                "x-ratelimit-reset": str(reset),
+                "x-ratelimit-resource": "core",
+            },
+            body={
+                "message": "API rate limit exceeded for 127.0.0.1.",
+                "documentation_url": "https://docs.github.com/rest",
+            },
+        )
 
-    def inject_secondary_limit(self, *, retry_after: int = 1, status: int = 403,
-                               path: str | None = None, times: int = 1) -> Injection:
+    def inject_secondary_limit(
+        self,
+        *,
+        retry_after: int = 1,
+        status: int = 403,
+        path: str | None = None,
+        times: int = 1,
+    ) -> Injection:
         """Answer ``status`` (403 or 429) with ``retry-after``, a secondary limit."""
-        return self.inject(status, path=path, times=times, headers={
-            "retry-after": str(retry_after)},
-            body={"message": "You have exceeded a secondary rate limit."})
+        return self.inject(
+            status,
+            path=path,
+            times=times,
+            headers={"retry-after": str(retry_after)},
+            body={"message": "You have exceeded a secondary rate limit."},
+        )
 
-    def _take_injection(self, method: str, path: str, query: dict[str, str]
-                        ) -> Injection | None:
+    def _take_injection(
+        self, method: str, path: str, query: dict[str, str]
+    ) -> Injection | None:
         with self._lock:
             for injection in self._injections:
                 if injection.times > 0 and injection.matches(method, path, query):
@@ -348,20 +430,55 @@ class FakeGitHub:
         headers = {k.lower(): v for k, v in handler.headers.items()}
         length = int(headers.get("content-length") or 0)
         body = handler.rfile.read(length) if length else b""
-        record = Recorded(method, path, query, headers,
-                          "authorization" in headers, body=body)
+        if path == "/_fake/requests":
+            self._send_log(handler, method)
+            return
+        record = Recorded(
+            method, path, query, headers, "authorization" in headers, body=body
+        )
         with self._lock:
             self.requests.append(record)
         status, payload, extra = self._answer(method, path, query, headers, body)
         record.status = status
         self._send(handler, record, payload, extra)
 
-    def _send(self, handler: BaseHTTPRequestHandler, record: Recorded, payload: Any,
-              extra: dict[str, str]) -> None:
+    def _send_log(self, handler: BaseHTTPRequestHandler, method: str) -> None:
+        """Answer the request log (GET) or clear it (DELETE); it is not logged."""
+        with self._lock:
+            if method == "DELETE":
+                self.requests.clear()
+            log = [
+                {
+                    "method": r.method,
+                    "path": r.path,
+                    "query": r.query,
+                    "status": r.status,
+                    "authorized": r.authorized,
+                    "if_none_match": r.headers.get("if-none-match"),
+                }
+                for r in self.requests
+            ]
+        data = json.dumps(log).encode()
+        handler.send_response(200)
+        handler.send_header("content-type", "application/json")
+        handler.send_header("content-length", str(len(data)))
+        handler.end_headers()
+        handler.wfile.write(data)
+
+    def _send(
+        self,
+        handler: BaseHTTPRequestHandler,
+        record: Recorded,
+        payload: Any,
+        extra: dict[str, str],
+    ) -> None:
         status = record.status
         data = b"" if payload is None else json.dumps(payload).encode()
-        out = {"content-type": "application/json; charset=utf-8",
-               "x-github-media-type": "github.v3", **self._limit_headers()}
+        out = {
+            "content-type": "application/json; charset=utf-8",
+            "x-github-media-type": "github.v3",
+            **self._limit_headers(),
+        }
         if status == 200 and handler.command == "GET":
             etag = 'W/"' + hashlib.sha1(data).hexdigest() + '"'
             out["etag"] = etag
@@ -382,22 +499,32 @@ class FakeGitHub:
 
     def _limit_headers(self) -> dict[str, str]:
         used = self._used
-        return {"x-ratelimit-limit": "5000",
-                "x-ratelimit-remaining": str(max(1, 5000 - used)),
-                "x-ratelimit-used": str(used),
-                "x-ratelimit-reset": str(int(time.time()) + 3600),
-                "x-ratelimit-resource": "core"}
+        return {
+            "x-ratelimit-limit": "5000",
+            "x-ratelimit-remaining": str(max(1, 5000 - used)),
+            "x-ratelimit-used": str(used),
+            "x-ratelimit-reset": str(int(time.time()) + 3600),
+            "x-ratelimit-resource": "core",
+        }
 
-    def _answer(self, method: str, path: str, query: dict[str, str],
-                headers: dict[str, str], body: bytes
-                ) -> tuple[int, Any, dict[str, str]]:
+    def _answer(
+        self,
+        method: str,
+        path: str,
+        query: dict[str, str],
+        headers: dict[str, str],
+        body: bytes,
+    ) -> tuple[int, Any, dict[str, str]]:
         injection = self._take_injection(method, path, query)
         if injection is not None:
             if injection.delay:
                 time.sleep(injection.delay)
             if injection.status is not None:
-                payload = injection.body if injection.body is not None else {
-                    "message": f"injected {injection.status}"}
+                payload = (
+                    injection.body
+                    if injection.body is not None
+                    else {"message": f"injected {injection.status}"}
+                )
                 return injection.status, payload, dict(injection.headers)
         if self.token is not None:
             given = headers.get("authorization", "")
@@ -413,11 +540,25 @@ class FakeGitHub:
                 return 404, {"message": "Not Found"}, {}
             return self._route(store, name, method, rest, query, body)
 
-    def _route(self, store: _Repo, name: str, method: str, rest: str,
-               query: dict[str, str], body: bytes) -> tuple[int, Any, dict[str, str]]:
+    def _route(
+        self,
+        store: _Repo,
+        name: str,
+        method: str,
+        rest: str,
+        query: dict[str, str],
+        body: bytes,
+    ) -> tuple[int, Any, dict[str, str]]:
         if method == "GET" and rest == "":
-            return 200, {"full_name": name, "has_issues": store.issues_enabled,
-                         "html_url": f"{WEB}/{name}"}, {}
+            return (
+                200,
+                {
+                    "full_name": name,
+                    "has_issues": store.issues_enabled,
+                    "html_url": f"{WEB}/{name}",
+                },
+                {},
+            )
         if rest.startswith("/issues"):
             if not store.issues_enabled:
                 return 410, {"message": "Issues are disabled for this repo"}, {}
@@ -433,8 +574,9 @@ class FakeGitHub:
             return self._releases(store, name, method, rest, query, body)
         return 404, {"message": "Not Found"}, {}
 
-    def _issue_list(self, store: _Repo, name: str, query: dict[str, str]
-                    ) -> tuple[int, Any, dict[str, str]]:
+    def _issue_list(
+        self, store: _Repo, name: str, query: dict[str, str]
+    ) -> tuple[int, Any, dict[str, str]]:
         state = query.get("state", "open")
         if state not in ("open", "closed", "all"):
             return 422, {"message": "Validation Failed"}, {}
@@ -447,23 +589,30 @@ class FakeGitHub:
             items = [i for i in items if _parse_stamp(i["updated_at"]) >= since]
         if query.get("labels"):
             wanted = {label.strip() for label in query["labels"].split(",")}
-            items = [i for i in items if wanted <= {
-                label["name"] if isinstance(label, dict) else label
-                for label in i.get("labels") or []}]
+            items = [
+                i
+                for i in items
+                if wanted
+                <= {
+                    label["name"] if isinstance(label, dict) else label
+                    for label in i.get("labels") or []
+                }
+            ]
         key = "updated_at" if query.get("sort") == "updated" else "created_at"
         descending = query.get("direction", "desc") != "asc"
         items.sort(key=lambda i: (i[key], i["number"]), reverse=descending)
         return self._page(items, f"/repos/{name}/issues", query)
 
-    def _page(self, items: Sequence[Any], path: str, query: dict[str, str]
-              ) -> tuple[int, Any, dict[str, str]]:
+    def _page(
+        self, items: Sequence[Any], path: str, query: dict[str, str]
+    ) -> tuple[int, Any, dict[str, str]]:
         try:
             per_page = min(100, max(1, int(query.get("per_page", 30))))
             page = max(1, int(query.get("page", 1)))
         except ValueError:
             return 422, {"message": "Validation Failed: per_page or page"}, {}
         last = max(1, -(-len(items) // per_page))
-        chosen = items[(page - 1) * per_page: page * per_page]
+        chosen = items[(page - 1) * per_page : page * per_page]
 
         def link(number: int, rel: str) -> str:
             params = {**query, "per_page": str(per_page), "page": str(number)}
@@ -479,9 +628,15 @@ class FakeGitHub:
             links.append(link(page - 1, "prev"))
         return 200, chosen, {"link": ", ".join(links)} if links else {}
 
-    def _releases(self, store: _Repo, name: str, method: str, rest: str,
-                  query: dict[str, str], body: bytes
-                  ) -> tuple[int, Any, dict[str, str]]:
+    def _releases(
+        self,
+        store: _Repo,
+        name: str,
+        method: str,
+        rest: str,
+        query: dict[str, str],
+        body: bytes,
+    ) -> tuple[int, Any, dict[str, str]]:
         if method == "GET" and rest == "/releases":
             items = sorted(store.releases.values(), key=lambda r: -r["id"])
             return self._page(items, f"/repos/{name}/releases", query)
@@ -498,18 +653,38 @@ class FakeGitHub:
         if method == "POST" and rest == "/releases":
             tag = data.get("tag_name")
             if not tag:
-                return 422, {"message": "Validation Failed",
-                             "errors": [{"field": "tag_name", "code": "missing"}]}, {}
+                return (
+                    422,
+                    {
+                        "message": "Validation Failed",
+                        "errors": [{"field": "tag_name", "code": "missing"}],
+                    },
+                    {},
+                )
             if any(r["tag_name"] == tag for r in store.releases.values()):
-                return 422, {"message": "Validation Failed", "errors": [
-                    {"resource": "Release", "code": "already_exists",
-                     "field": "tag_name"}]}, {}
+                return (
+                    422,
+                    {
+                        "message": "Validation Failed",
+                        "errors": [
+                            {
+                                "resource": "Release",
+                                "code": "already_exists",
+                                "field": "tag_name",
+                            }
+                        ],
+                    },
+                    {},
+                )
             release_id = self._next_release_id
             self._next_release_id += 1
             release = self._release(name, release_id, data)
             store.releases[release_id] = release
-            return 201, release, {"location":
-                                  f"{self.url}/repos/{name}/releases/{release_id}"}
+            return (
+                201,
+                release,
+                {"location": f"{self.url}/repos/{name}/releases/{release_id}"},
+            )
         by_id = re.fullmatch(r"/releases/(\d+)", rest)
         if by_id and int(by_id[1]) in store.releases:
             release = store.releases[int(by_id[1])]
@@ -523,8 +698,9 @@ class FakeGitHub:
                 return 204, None, {}
         return 404, {"message": "Not Found"}, {}
 
-    def _release(self, name: str, release_id: int, data: dict[str, Any]
-                 ) -> dict[str, Any]:
+    def _release(
+        self, name: str, release_id: int, data: dict[str, Any]
+    ) -> dict[str, Any]:
         tag = data["tag_name"]
         return {
             "id": release_id,
@@ -556,18 +732,32 @@ def _etag_matches(header: str, etag: str) -> bool:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Serve a fake repository until SIGINT or SIGTERM; print the base URL first."""
-    parser = argparse.ArgumentParser(prog="python -m tpo_tasks.testing.fake_github",
-                                     description="Serve a fake GitHub REST API.")
+    parser = argparse.ArgumentParser(
+        prog="python -m tpo_tasks.testing.fake_github",
+        description="Serve a fake GitHub REST API.",
+    )
     parser.add_argument("--port", type=int, default=0, help="port (default: any free)")
     parser.add_argument("--repo", default="octo/demo", help="OWNER/REPO to serve")
-    parser.add_argument("--issues", type=int, default=0,
-                        help="number of generated open issues (default 0)")
-    parser.add_argument("--pulls", type=int, default=0,
-                        help="number of generated pull requests mixed in (default 0)")
+    parser.add_argument(
+        "--issues",
+        type=int,
+        default=0,
+        help="number of generated open issues (default 0)",
+    )
+    parser.add_argument(
+        "--pulls",
+        type=int,
+        default=0,
+        help="number of generated pull requests mixed in (default 0)",
+    )
     parser.add_argument("--from-file", help="JSON array of issue objects to serve")
     parser.add_argument("--token", help="require this token in Authorization")
-    parser.add_argument("--links", choices=("full", "next"), default="full",
-                        help="Link relations to send (default full)")
+    parser.add_argument(
+        "--links",
+        choices=("full", "next"),
+        default="full",
+        help="Link relations to send (default full)",
+    )
     args = parser.parse_args(argv)
 
     fake = FakeGitHub(port=args.port)
@@ -577,10 +767,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.from_file:
         with open(args.from_file, encoding="utf-8") as handle:
             items.extend(json.load(handle))
-    items.extend(make_issue(n, repo=args.repo, body=f"Body of issue {n}.")
-                 for n in range(1, args.issues + 1))
-    items.extend(make_pull_request(args.issues + n, repo=args.repo)
-                 for n in range(1, args.pulls + 1))
+    items.extend(
+        make_issue(n, repo=args.repo, body=f"Body of issue {n}.")
+        for n in range(1, args.issues + 1)
+    )
+    items.extend(
+        make_pull_request(args.issues + n, repo=args.repo)
+        for n in range(1, args.pulls + 1)
+    )
     fake.add_issues(args.repo, items)
 
     stopped = threading.Event()
