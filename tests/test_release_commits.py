@@ -97,9 +97,24 @@ def test_history_splits_at_release_tags(git_repo: Path) -> None:
     tag(git_repo, "v0.2.0")
     commit(git_repo, "fix: unreleased")
     first = git_run(git_repo, "rev-parse", "v0.1.0^{commit}")
-    ranges = commits.history(git_repo, {first: "v0.1.0", sha: "v0.2.0"})
+    ranges = commits.history(git_repo, [(first, "v0.1.0"), (sha, "v0.2.0")])
     assert [(item.tag, [c.subject for c in item.commits]) for item in ranges] == [
         (None, ["fix: unreleased"]),
         ("v0.2.0", ["fix: second", "feat: third"]),
         ("v0.1.0", ["chore: initial commit", "feat: first"]),
+    ]
+
+
+def test_history_puts_merged_branch_in_its_release(git_repo: Path) -> None:
+    git_run(git_repo, "checkout", "-q", "-b", "topic")
+    commit(git_repo, "feat: written before v1, merged after", {"t.txt": "1\n"})
+    git_run(git_repo, "checkout", "-q", "main")
+    first = commit(git_repo, "fix: in v1", {"m.txt": "1\n"})
+    git_run(git_repo, "merge", "-q", "--no-ff", "-m", "Merge branch 'topic'", "topic")
+    second = commit(git_repo, "fix: in v2", {"m.txt": "2\n"})
+    ranges = commits.history(git_repo, [(first, "v1"), (second, "v2")])
+    assert [(item.tag, sorted(c.subject for c in item.commits)) for item in ranges] == [
+        (None, []),
+        ("v2", ["feat: written before v1, merged after", "fix: in v2"]),
+        ("v1", ["chore: initial commit", "fix: in v1"]),
     ]

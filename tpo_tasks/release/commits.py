@@ -185,40 +185,48 @@ def breaking_changes(commits: Iterable[Commit]) -> list[Commit]:
 
 @dataclass(frozen=True)
 class TaggedRange:
-    """Commits between the previous release tag (exclusive) and ``tag`` (inclusive).
+    """The commits a release added: in ``tag`` and in no lower release tag.
 
-    ``tag`` is None for the commits after the newest tag.
+    ``tag`` is None for the commits after every release tag. ``commits`` are
+    oldest first.
     """
 
     tag: str | None
     commits: tuple[Commit, ...]
 
 
-def history(
-    root: str | os.PathLike[str], tags_by_sha: dict[str, str]
-) -> list[TaggedRange]:
-    """Split the first-parent history of HEAD at the commits that carry release tags.
+def history(root: str | os.PathLike[str], tags: list[tuple[str, str]]
+            ) -> list[TaggedRange]:
+    """Split the history of HEAD into the commits each release tag added.
 
-    ``tags_by_sha`` maps a commit id to its release tag. Returns the ranges newest
-    first, starting with the untagged commits after the newest tag. One ``git log``
-    process reads everything; the walk follows every parent, so the commits of a
-    merged branch belong to the release that first contains the merge.
+    ``tags`` lists ``(commit sha, tag name)`` from the lowest version up. Each
+    commit belongs to the lowest tag whose history contains it, so the commits of
+    a branch merged before a release belong to that release. One ``git log``
+    process reads the whole graph; the split walks each commit once. Returns the
+    ranges of the tags reachable from HEAD, highest first, after the Unreleased
+    range.
     """
-    output = run_git(root, "log", f"--format={_FORMAT}", "--topo-order", "HEAD").stdout
+    output = run_git(root, "log", f"--format={_FORMAT}", "HEAD").stdout
     newest_first = parse_log(output)
-    ranges: list[TaggedRange] = []
-    current_tag: str | None = None
-    bucket: list[Commit] = []
-    for commit in newest_first:
-        tag = tags_by_sha.get(commit.sha)
-        if tag is not None:
-            ranges.append(_finish_range(current_tag, bucket))
-            current_tag, bucket = tag, []
-        bucket.append(commit)
-    ranges.append(_finish_range(current_tag, bucket))
+    by_sha = {commit.sha: commit for commit in newest_first}
+    owner: dict[str, str | None] = {}
+    starts = [(sha, name) for sha, name in tags if sha in by_sha]
+    if newest_first:
+        starts.append((newest_first[0].sha, None))  # type: ignore[arg-type]
+    for start, name in starts:
+        pending = [start]
+        while pending:
+            sha = pending.pop()
+            if sha in owner or sha not in by_sha:
+                continue
+            owner[sha] = name
+            pending.extend(by_sha[sha].parents)
+    grouped: dict[str | None, list[Commit]] = {name: [] for _, name in starts}
+    for commit in reversed(newest_first):
+        grouped[owner[commit.sha]].append(commit)
+    ranges = []
+    for _, name in reversed(starts):
+        commits = relevant(grouped[name])
+        ranges.append(TaggedRange(name, tuple(classify_reverts(cancel_reverts(
+            commits)))))
     return ranges
-
-
-def _finish_range(tag: str | None, newest_first: list[Commit]) -> TaggedRange:
-    commits = relevant(reversed(newest_first))
-    return TaggedRange(tag, tuple(classify_reverts(cancel_reverts(commits))))

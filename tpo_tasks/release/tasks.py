@@ -165,10 +165,12 @@ def changelog(c: Context, dry_run: bool = False, from_history: bool = False) -> 
     scheme = version_files.default_scheme(root, release_settings)
 
     if from_history:
-        tags = planning.release_tags(root, release_settings, scheme)
-        by_sha = {tag.sha: tag for tag in tags}  # the highest version wins a commit
-        names = {sha: tag.name for sha, tag in by_sha.items()}
-        ranges = commit_log.history(root, names)
+        # Tags outside HEAD's history never match a commit of the log, so the
+        # costly reachability test of every tag is not needed.
+        tags = planning.release_tags(root, release_settings, scheme, merged=False)
+        highest = {tag.sha: tag for tag in tags}  # of two tags on a commit, the higher
+        ranges = commit_log.history(
+            root, [(tag.sha, tag.name) for tag in tags if highest[tag.sha] is tag])
         by_name = {tag.name: tag for tag in tags}
         releases = [(by_name[item.tag].version.text, by_name[item.tag].date,
                      changelogs.entries_from(item.commits))

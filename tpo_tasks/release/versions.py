@@ -127,8 +127,17 @@ def parse_pep440(text: str) -> Version | None:
                    pre=pre, post=parsed.post, dev=parsed.dev)
 
 
+_PLAIN = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$")
+
+
 def parse(text: str, scheme: str) -> Version | None:
     """Return ``text`` parsed under ``scheme``, else the other scheme, else None."""
+    plain = _PLAIN.match(text)
+    if plain is not None:
+        # X.Y.Z reads the same under both schemes; skip the slower general parsers.
+        major, minor, patch = plain.groups()
+        return Version(text=text, scheme=scheme,
+                       release=(int(major), int(minor), int(patch)))
     first, second = (parse_pep440, parse_semver) if scheme == "pep440" else (
         parse_semver, parse_pep440)
     return first(text) or second(text)
