@@ -26,8 +26,8 @@ def quiet(message: str) -> None:
 def upstream(fake_github: FakeGitHub) -> FakeGitHub:
     fake_github.links = "next"
     fake_github.add_issues(REPO, [make_issue(n, body=f"Body {n}")
-                                  for n in range(1, 231)])
-    fake_github.add_issues(REPO, [make_pull_request(n) for n in range(231, 241)])
+                                  for n in range(1, 131)])
+    fake_github.add_issues(REPO, [make_pull_request(n) for n in range(131, 141)])
     return fake_github
 
 
@@ -45,8 +45,8 @@ def stamps(folder: Path) -> dict[str, tuple[int, int]]:
 def test_first_fetch_pages_through_open_issues(upstream: FakeGitHub) -> None:
     with github.connect(REPO) as client:
         fetched = fetch_changes(client, RepoState(), [], quiet)
-    assert len(fetched.items) == 240
-    assert fetched.requests == 3
+    assert len(fetched.items) == 140
+    assert fetched.requests == 2
     assert fetched.full
     assert upstream.requests_to(ISSUES_PATH)[0].query == {"state": "open",
                                                           "per_page": "100"}
@@ -78,7 +78,7 @@ def test_resync_sees_closed_issue(upstream: FakeGitHub) -> None:
         upstream.update_issue(REPO, 17, state="closed")
         again = fetch_changes(client, first.state, [], quiet)
     # ``since`` is inclusive, so the newest item of the first sync comes back too.
-    assert [(i["number"], i["state"]) for i in again.items] == [(240, "open"),
+    assert [(i["number"], i["state"]) for i in again.items] == [(140, "open"),
                                                                 (17, "closed")]
     assert again.state.since > first.state.since
 
@@ -94,10 +94,10 @@ def test_sync_all_writes_every_open_issue(upstream: FakeGitHub,
     output = sync_all(git_repo)
     folder = git_repo / ".github/issues"
     numbers = sorted(int(p.name) for p in folder.iterdir() if p.is_dir())
-    assert numbers == list(range(1, 231))
-    assert "230 issue(s) updated" in output
-    assert len(upstream.requests_to(ISSUES_PATH)) == 3
-    for number in (1, 115, 230):
+    assert numbers == list(range(1, 131))
+    assert "130 issue(s) updated" in output
+    assert len(upstream.requests_to(ISSUES_PATH)) == 2
+    for number in (1, 65, 130):
         record = json.loads((folder / str(number) / "metadata.json").read_text())
         jsonschema.validate(record, SCHEMA)
 
@@ -185,18 +185,18 @@ def test_unreadable_state_means_full_sync(upstream: FakeGitHub, git_repo: Path) 
     done = run_tpo("issues.sync", "--repo", REPO, "--all", cwd=git_repo)
     assert done.returncode == 0
     assert "ignoring unreadable" in done.stderr
-    assert len(upstream.requests) - count == 3
+    assert len(upstream.requests) - count == 2
     assert json.loads(state.read_text())["repositories"][REPO]["since"]
 
 
 def test_progress_is_shown_on_stderr(upstream: FakeGitHub, git_repo: Path) -> None:
     done = run_tpo("issues.sync", "--repo", REPO, "--all", cwd=git_repo)
-    assert "fetched page 3 (240 items)" in done.stderr
+    assert "fetched page 2 (140 items)" in done.stderr
     assert "fetched page" not in done.stdout
 
 
 def test_failed_page_writes_nothing(upstream: FakeGitHub, git_repo: Path) -> None:
-    upstream.inject(404, path=ISSUES_PATH, query={"page": "3"})
+    upstream.inject(404, path=ISSUES_PATH, query={"page": "2"})
     done = run_tpo("issues.sync", "--repo", REPO, "--all", cwd=git_repo)
     assert done.returncode == 3
     assert not (git_repo / ".github").exists()
