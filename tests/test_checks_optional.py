@@ -11,6 +11,7 @@ import pytest
 from conftest import git, run_tpo
 from support.fake_kube import kubectl
 
+from tpo_tasks.checks import config_files
 from tpo_tasks.checks.predeploy import predeploy_rules
 from tpo_tasks.checks.repo_files import RepoScan
 from tpo_tasks.checks.results import run_rules
@@ -90,6 +91,8 @@ def test_each_file_read_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
             opened.append(path.relative_to(repo).as_posix())
         return real_open(file, *args, **kwargs)
 
+    # detect-secrets, when installed, reads the configuration files itself.
+    monkeypatch.setattr(config_files, "detect_secrets_available", lambda: False)
     monkeypatch.setattr(io, "open", counting_open)
     monkeypatch.setattr(builtins, "open", counting_open)
     scan = RepoScan(repo)
@@ -167,3 +170,22 @@ def test_env_compares_with_last_deploy(fake_kube: FakeKube, tmp_path: Path) -> N
     assert "since v0.9.0" in online_breaking[0]["message"]
     writes = [r for r in fake_kube.requests if r.method not in ("GET", "HEAD")]
     assert writes == []
+
+
+HAS_DETECT_SECRETS = config_files.detect_secrets_available()
+
+
+@pytest.mark.skipif(not HAS_DETECT_SECRETS, reason="detect-secrets is not installed")
+def test_detect_secrets_adds_findings_once(tmp_path: Path) -> None:
+    (tmp_path / "appsettings.json").write_text(
+        '{\n  "ConnectionStrings": {"Default": "Server=db;Password=Pa55word!;"},\n'
+        '  "Cache": {"Hash": "d41d8cd98f00b204e9800998ecf8427e"}\n}\n'
+    )
+    results = [
+        r
+        for r in run_rules(predeploy_rules(RepoScan(tmp_path), load_settings({})))
+        if r.id == "config.literal-secret"
+    ]
+    assert [(r.line, r.status) for r in results] == [(2, "fail"), (3, "warn")]
+    assert results[1].message == "detect-secrets: Hex High Entropy String in Cache.Hash"
+    assert "d41d8cd9" not in results[1].message

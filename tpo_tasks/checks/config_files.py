@@ -7,7 +7,6 @@ comments and trailing commas are allowed. Every value is reported by its key pat
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -55,12 +54,6 @@ class JsonError(ValueError):
         super().__init__(message)
         self.message = message
         self.line = line
-
-
-@dataclass
-class Scalar:
-    value: Any
-    line: int
 
 
 _JSON_WORDS = {"true": True, "false": False, "null": None}
@@ -363,3 +356,45 @@ def config_files(scan: Any) -> list[tuple[str, str]]:
         if kind is not None:
             found.append((path, kind))
     return found
+
+
+# -- detect-secrets (optional) --------------------------------------------------------
+
+
+def detect_secrets_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("detect_secrets") is not None
+
+
+def detect_secrets_results(
+    scan: Any, files: list[tuple[str, str]], reported: set[tuple[str, int]]
+) -> Iterator[CheckResult]:
+    """Yield the detect-secrets findings in ``files`` not already ``reported``.
+
+    Findings name the plugin's secret type and the key path at that line, never the
+    value. High-entropy findings are warnings, since hashes and ids look the same.
+    """
+    from detect_secrets import SecretsCollection
+    from detect_secrets.settings import default_settings
+
+    collection = SecretsCollection(root=str(scan.root))
+    with default_settings():
+        for path, _ in files:
+            collection.scan_file(path)
+    for path, kind in files:
+        entries, _ = entries_of(scan, path, kind)
+        keys_by_line = {line: key_path for key_path, _, line, _ in entries}
+        for secret in collection[path]:
+            line = secret.line_number
+            if (path, line) in reported:
+                continue
+            reported.add((path, line))
+            where = keys_by_line.get(line)
+            status = WARN if "High Entropy" in secret.type else None
+            yield LITERAL_SECRET.result(
+                f"detect-secrets: {secret.type}" + (f" in {where}" if where else ""),
+                file=path,
+                line=line,
+                status=status,
+            )

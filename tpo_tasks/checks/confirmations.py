@@ -4,7 +4,7 @@ The file maps a release to the items confirmed for it::
 
     {"releases": {"1.4.0": {"repo.tests": {"by": "Ada", "at": "2026-01-15T12:00:00Z"}}}}
 
-A confirmation counts only for the release it names, so every release asks again.
+A confirmation counts only for the release it names, so each release needs its own.
 """
 
 import json

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 MARKER = re.compile(r"(?<![A-Za-z0-9_])(TODO|FIXME|HACK|XXX)(?![A-Za-z0-9_])")
-# Lock files, minified and generated files say nothing about the team's debt.
+# Markers in lock files, minified and generated files are not the team's debt.
 SKIPPED_SUFFIXES = (".lock", ".min.js", ".min.css", ".svg", ".map", ".snap")
 
 

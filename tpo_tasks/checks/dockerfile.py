@@ -87,14 +87,6 @@ HADOLINT = register(
     status=WARN,
 )
 
-DOCKERFILE_GLOBS = (
-    "Dockerfile",
-    "Dockerfile.*",
-    "*.Dockerfile",
-    "*.dockerfile",
-    "Dockerfile-*",
-    "dockerfile",
-)
 INSTRUCTIONS = {
     "ADD",
     "ARG",

@@ -26,7 +26,7 @@ class RetryPolicy:
 
 
 def _opener() -> urllib.request.OpenerDirector:
-    # No proxy handler: a health URL is requested directly, whatever *_proxy says.
+    # No proxy handler: health URLs are requested directly, ignoring *_proxy variables.
     return urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
@@ -49,9 +49,9 @@ def check_url(
     policy: RetryPolicy = RetryPolicy(),
     sleep: Callable[[float], None] = time.sleep,
 ) -> CheckResult:
-    """Request ``url`` until it answers 2xx or the attempts run out.
+    """Request ``url`` until it returns 2xx or the attempts run out.
 
-    Connection errors, timeouts, 429 and 5xx answers are retried; any other status
+    Connection errors, timeouts, 429 and 5xx responses are retried; any other status
     fails at once, since retrying will not change it.
     """
     delay = policy.delay

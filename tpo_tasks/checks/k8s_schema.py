@@ -1,7 +1,7 @@
 """Strict schema validation with the schemas the ``kubernetes-validate`` package ships.
 
 The package's own ``validate()`` reads the 1.3 MB definitions file again for every
-object; this module loads it once per Kubernetes version and keeps one validator per
+object. This module loads it once per Kubernetes version and keeps one validator per
 kind and apiVersion, so checking hundreds of objects costs one load.
 """
 

@@ -196,7 +196,7 @@ def check_manifests(text: str, source: str, settings: Any) -> list[CheckResult]:
 
 @dataclass
 class KubeLayout:
-    """Where the Kubernetes files of a repository are."""
+    """The Kubernetes files of a repository, sorted by how they are checked."""
 
     kustomizations: list[str] = field(default_factory=list)  # folders
     roots: list[str] = field(default_factory=list)  # folders rendered on their own
@@ -461,8 +461,8 @@ def rules(scan: Any, settings: Any) -> list[Rule]:
         from ..command import which
 
         if layout.roots and which("kubectl") is None:
-            plain = [item for item in _render_sets_plain(scan, settings, layout)]
-            return plain
+            # k8s.render reports the missing kubectl; plain manifests are still checked.
+            return _render_sets_plain(scan, settings, layout)
         return _render_sets(scan, settings, layout)["sets"]
 
     def schema() -> Iterator[CheckResult]:

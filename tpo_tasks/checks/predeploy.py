@@ -108,15 +108,24 @@ def config_rules(scan: RepoScan, settings: Any) -> list[Rule]:
         ]
 
     def run() -> Iterator[CheckResult]:
+        reported: set[tuple[str, int]] = set()
         for path, kind in files:
             try:
-                yield from list(
+                found = list(
                     config_files.check_file(
                         scan, path, kind, settings.checks.secret_keys
                     )
                 )
             except Exception as exc:  # noqa: BLE001  (one file must not hide the rest)
-                yield _crash(config_files.PARSE.id, path, exc)
+                found = [_crash(config_files.PARSE.id, path, exc)]
+            reported.update(
+                (item.file, item.line)
+                for item in found
+                if item.id == config_files.LITERAL_SECRET.id
+            )
+            yield from found
+        if config_files.detect_secrets_available():
+            yield from config_files.detect_secrets_results(scan, files, reported)
 
     return [Rule(CONFIG_CHECKS, run, f"{len(files)} configuration file(s) checked")]
 

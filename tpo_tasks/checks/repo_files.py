@@ -7,7 +7,6 @@ walked, skipping ``.git`` and common dependency folders. Paths matching a
 so every check that looks at a file shares one read.
 """
 
-import fnmatch
 import os
 import re
 import subprocess
@@ -188,7 +187,3 @@ class RepoScan:
 
     def exists(self, path: str) -> bool:
         return (self.root / path).exists()
-
-
-def fnmatch_any(name: str, patterns: Iterable[str]) -> bool:
-    return any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns)

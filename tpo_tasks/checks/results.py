@@ -8,7 +8,7 @@ Every check has a stable id of the form ``group.rule``. A rule function yields
 import logging
 import traceback
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 log = logging.getLogger("tpo_tasks")
@@ -133,7 +133,6 @@ class Rule:
     checks: tuple[Check, ...]
     run: Callable[[], Iterable[CheckResult]]
     passed_message: str = "no findings"
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def matches_skip(check_id: str, skip: Iterable[str]) -> bool:

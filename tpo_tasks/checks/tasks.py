@@ -197,7 +197,7 @@ def health(
     timeout: float = 5.0,
     json: bool = False,
 ) -> None:
-    """Check that HTTP health URLs answer 2xx, with retries and backoff."""
+    """Check that HTTP health URLs return 2xx, with retries and backoff."""
     from urllib.parse import urlsplit
 
     from ..errors import UsageError
