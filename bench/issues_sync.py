@@ -176,7 +176,7 @@ def main() -> int:
               "the first sync (target < 0.333)")
         print(f"  requests {len(resync_requests)} (target <= 50), each conditional "
               f"or since-narrowed: {narrowed}; files written: 0")
-        # One more re-sync: the stored ETag now matches, so the answer is a 304.
+        # One more re-sync: the stored ETag now matches, so the response is a 304.
         request_log(url, "DELETE")
         tpo_sync(repo, url)
         statuses = [r["status"] for r in request_log(url)]

@@ -17,7 +17,7 @@ Usage::
 ``{owner}`` and ``{repo}`` in a path are filled from the connected repository.
 ``request`` returns the decoded JSON body (``dict``/``list``); ``send`` returns a
 :class:`Response` with the status, body, headers and ETag, and returns
-``not_modified=True`` for a 304 answer to a conditional request (``etag=``).
+``not_modified=True`` for a 304 response to a conditional request (``etag=``).
 
 The API base is ``GITHUB_API_URL``, then the ``api_url`` argument (normally
 ``tpo.github.api_url``), then ``https://api.github.com``. The token is the ``token``
@@ -29,7 +29,7 @@ with one-line messages that never contain the token or the API host's full URL:
 401 :class:`BadCredentials`; 403 with ``x-ratelimit-remaining: 0``
 :class:`RateLimited` (with the reset time); 403 otherwise :class:`Forbidden`;
 404 :class:`NotFound`; 410 :class:`Gone`. A secondary rate limit (403 or 429 with
-``retry-after``) waits and retries; 5xx answers, timeouts and connection errors
+``retry-after``) waits and retries; 5xx responses, timeouts and connection errors
 retry with exponential backoff for idempotent methods. Both are bounded by
 ``retries``.
 """
@@ -94,10 +94,10 @@ class Gone(GitHubError):
 
 @dataclass
 class Response:
-    """One answer from the API: status, decoded body and lower-case headers.
+    """One response from the API: status, decoded body and lower-case headers.
 
-    ghapi does not expose the status of a successful answer, so ``status`` is 200
-    for every 2xx answer and 304 for "not modified".
+    ghapi does not expose the status of a successful response, so ``status`` is 200
+    for every 2xx response and 304 for "not modified".
     """
 
     status: int
@@ -234,7 +234,7 @@ class Client:
              etag: str | None = None) -> Response:
         """Send one request, with retries, and return its :class:`Response`.
 
-        With ``etag``, the request is conditional; a 304 answer returns a
+        With ``etag``, the request is conditional; a 304 response returns a
         Response whose ``not_modified`` is true and whose ``data`` is None.
         """
         method = method.upper()
@@ -341,8 +341,8 @@ class Client:
             return BadCredentials(
                 f"{label}: bad credentials (401); GITHUB_TOKEN was rejected, set a "
                 "valid token or unset it", status=status)
-        if status == 429 or (status == 403 and (
-                headers.get("x-ratelimit-remaining") == "0" or "retry-after" in headers)):
+        exhausted = headers.get("x-ratelimit-remaining") == "0"
+        if status == 429 or (status == 403 and (exhausted or "retry-after" in headers)):
             reset = _reset_time(headers)
             when = reset.strftime("%Y-%m-%d %H:%M:%S UTC") if reset else "later"
             if "retry-after" in headers:

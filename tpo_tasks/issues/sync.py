@@ -151,7 +151,7 @@ def fetch_changes(client: Any, previous: RepoState, labels: Sequence[str],
     A re-sync asks for ``state=all`` issues updated since the newest
     ``updated_at`` seen before, so issues closed upstream come back as closed, and
     sends the stored ETag when the query is the same as last time, so an
-    unchanged repository costs one 304 answer.
+    unchanged repository costs one 304 response.
     """
     full = previous.since is None
     query: dict[str, str] = {"state": "open"} if full else {
@@ -198,7 +198,7 @@ def fetch_changes(client: Any, previous: RepoState, labels: Sequence[str],
 
 @dataclass
 class WriteReport:
-    """What a batch write did, per issue number."""
+    """Outcome of a batch write: issue numbers per result, warnings and failures."""
 
     written: list[int] = field(default_factory=list)
     unchanged: list[int] = field(default_factory=list)

@@ -183,7 +183,7 @@ def make_pull_request(
 
 @dataclass
 class Recorded:
-    """One request the fake received and the status it answered."""
+    """One request the fake received and the status it sent back."""
 
     method: str
     path: str
@@ -196,7 +196,7 @@ class Recorded:
 
 @dataclass
 class Injection:
-    """An answer to send instead of the normal one, ``times`` times."""
+    """A response to send instead of the normal one, ``times`` times."""
 
     status: int | None
     path: str | None = None
@@ -300,7 +300,7 @@ class FakeGitHub:
             return copy.deepcopy(issue)
 
     def disable_issues(self, repo: str) -> None:
-        """Make the issue endpoints of ``repo`` answer 410 Gone."""
+        """Make the issue endpoints of ``repo`` respond 410 Gone."""
         self.repo(repo).issues_enabled = False
 
     # -- errors --------------------------------------------------------------
