@@ -46,11 +46,13 @@ def repo_from_remote(url: str | None) -> str | None:
 
 
 def resolve_repo(flag: str | None, configured: str | None,
-                 remote: Callable[[str], str | None]) -> tuple[str, str]:
+                 remote: Callable[[str], str | None],
+                 fallback: str | None = None) -> tuple[str, str]:
     """Return the repository and where it came from.
 
-    The order is ``--repo``, ``PARENT_REPO``, ``tpo.github.repo``, then the
-    ``upstream`` and ``origin`` git remotes (``remote(name)`` returns a URL).
+    The order is ``--repo``, ``PARENT_REPO``, ``tpo.github.repo``, the
+    ``upstream`` and ``origin`` git remotes (``remote(name)`` returns a URL), then
+    ``fallback`` (the repository named inside a ``--from-file`` file).
     """
     from ..github import split_repo
 
@@ -68,6 +70,8 @@ def resolve_repo(flag: str | None, configured: str | None,
         repo = repo_from_remote(remote(name))
         if repo:
             return repo, f"git remote {name}"
+    if fallback:
+        return fallback, "the issues file"
     raise ConfigError("no repository to read issues from; pass --repo OWNER/REPO, "
                       "set PARENT_REPO or tpo.github.repo, or add an upstream remote")
 

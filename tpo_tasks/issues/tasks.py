@@ -69,16 +69,10 @@ def _number(value: str | None) -> int | None:
 
 def _repo(c: Context, repo: str | None, workspace: _Workspace,
           items: list[dict[str, Any]] | None = None) -> str:
-    from ..errors import ConfigError
     from .sync import resolve_repo
 
-    try:
-        name, source = resolve_repo(repo, settings(c).github.repo, workspace.remote)
-    except ConfigError:
-        from_items = _repo_from_items(items or [])
-        if from_items is None:
-            raise
-        return from_items
+    name, _ = resolve_repo(repo, settings(c).github.repo, workspace.remote,
+                           fallback=_repo_from_items(items or []))
     return name
 
 
