@@ -485,3 +485,29 @@ def test_token_never_leaks(upstream: FakeGitHub, github_token: str,
             assert github_token.encode() not in path.read_bytes(), path
     assert all(r.headers.get("authorization") == f"token {github_token}"
                for r in upstream.requests[:3])
+
+
+def test_sync_without_git_warns_and_writes(upstream: FakeGitHub, git_repo: Path,
+                                           tmp_path: Path) -> None:
+    empty = tmp_path / "no-tools"
+    empty.mkdir()
+    done = tpo("issues.sync", "--repo", REPO, "--number", "1", cwd=git_repo,
+               env={"PATH": str(empty)})
+    assert done.returncode == 0, done.stderr
+    assert "git not found" in done.stderr
+    assert read_metadata(git_repo, 1)["branch_created"] is None
+    assert current_branch(git_repo) == "main"
+
+
+def test_dirty_checkout_conflict_is_one_line(upstream: FakeGitHub,
+                                             git_repo: Path) -> None:
+    git(git_repo, "checkout", "-q", "-b", "issue-1-started")
+    (git_repo / "README.md").write_text("# changed on the branch\n")
+    git(git_repo, "commit", "-q", "-am", "docs: change readme")
+    git(git_repo, "checkout", "-q", "main")
+    (git_repo / "README.md").write_text("# local edit\n")
+    done = tpo("issues.sync", "--repo", REPO, "--number", "1", cwd=git_repo)
+    assert done.returncode == 3
+    assert done.stderr.startswith("Error: git checkout failed")
+    assert "Traceback" not in done.stderr
+    assert not (git_repo / ".github").exists()
