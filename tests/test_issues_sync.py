@@ -97,6 +97,7 @@ def test_sync_checks_out_existing_branch(upstream: FakeGitHub, git_repo: Path) -
 def test_sync_checks_out_bare_number_branch(upstream: FakeGitHub,
                                             git_repo: Path) -> None:
     git(git_repo, "branch", "issue-2")
+    git(git_repo, "tag", "issue-2")  # an equal tag name must not confuse the lookup
     done = tpo("issues.sync", "--repo", REPO, "--number", "2", cwd=git_repo)
     assert done.returncode == 0, done.stderr
     assert current_branch(git_repo) == "issue-2"
@@ -173,7 +174,8 @@ def test_missing_issue_is_a_usage_error(upstream: FakeGitHub, git_repo: Path) ->
     assert "issue #999 not found in octo/demo" in done.stderr
 
 
-@pytest.mark.parametrize("value", ["abc", "0", "-3"], ids=["text", "zero", "negative"])
+@pytest.mark.parametrize("value", ["abc", "0", "-3", "²", "##4"],
+                         ids=["text", "zero", "negative", "superscript", "two-hashes"])
 def test_invalid_number_is_rejected(git_repo: Path, value: str) -> None:
     done = tpo("issues.sync", "--repo", REPO, f"--number={value}", cwd=git_repo)
     assert done.returncode == 2

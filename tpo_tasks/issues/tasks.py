@@ -1,6 +1,7 @@
 """Invoke tasks of the ``issues`` namespace: list upstream issues and sync them."""
 
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -47,9 +48,9 @@ class _Workspace:
 
         if self.git_root is None:
             return []
-        text = git_output(self.git_root, "for-each-ref", "--format=%(refname:short)",
+        text = git_output(self.git_root, "for-each-ref", "--format=%(refname)",
                           "refs/heads/")
-        return [line for line in text.splitlines() if line]
+        return [line.removeprefix("refs/heads/") for line in text.splitlines() if line]
 
 
 def _labels(label: list[str] | None, configured: tuple[str, ...]) -> list[str]:
@@ -60,8 +61,8 @@ def _labels(label: list[str] | None, configured: tuple[str, ...]) -> list[str]:
 def _number(value: str | None) -> int | None:
     if value is None:
         return None
-    text = str(value).strip().lstrip("#")
-    if not text.isdigit() or int(text) < 1:
+    text = str(value).strip().removeprefix("#")
+    if not re.fullmatch(r"[0-9]+", text) or int(text) < 1:
         raise UsageError(f"invalid --number {value!r}; expected a positive issue "
                          "number such as 49")
     return int(text)
