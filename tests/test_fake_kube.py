@@ -14,7 +14,7 @@ import yaml
 from support.fake_kube import kubectl
 
 from tpo_tasks.testing import kube_merge
-from tpo_tasks.testing.fake_kube import FakeClusters, FakeKube, Fault
+from tpo_tasks.testing.fake_kube import FakeClusters, FakeKube, Fault, write_kubeconfig
 
 NAMESPACE = "tally"
 DIGEST_A = "sha256:" + "a" * 64
@@ -395,7 +395,7 @@ def test_apply_conflict_needs_force(fake_kube: FakeKube, tmp_path: Path) -> None
     )
 
     assert refused.returncode == 1
-    assert "conflict" in refused.stderr.lower()
+    assert 'conflict with "tpo-tasks" using v1: .data.LOG_LEVEL' in refused.stderr
     assert forced.returncode == 0, forced.stderr
     assert get_json("-n", NAMESPACE, "cm/web-config")["data"] == {"LOG_LEVEL": "debug"}
 
@@ -521,6 +521,30 @@ def test_delete_removes_owned_pods(fake_kube: FakeKube, tmp_path: Path) -> None:
     assert deleted.returncode == 0, deleted.stderr
     assert get_json("-n", NAMESPACE, "pods")["items"] == []
     assert get_json("-n", NAMESPACE, "replicasets")["items"] == []
+
+
+def test_discovery_is_aggregated(fake_kube: FakeKube) -> None:
+    listed = kubectl("get", "configmaps,leases", "-A")
+
+    paths = [r.path for r in fake_kube.requests if r.method == "GET"]
+    assert listed.returncode == 0, listed.stderr
+    assert "/apis" in paths
+    assert "/apis/coordination.k8s.io/v1" not in paths
+
+
+def test_legacy_discovery_still_works(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with FakeKube(aggregated_discovery=False) as fake:
+        kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", {"fake": fake})
+        monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+        monkeypatch.setenv("KUBECACHEDIR", str(tmp_path / "cache"))
+
+        listed = kubectl("get", "leases", "-A")
+
+    paths = [r.path for r in fake.requests if r.method == "GET"]
+    assert listed.returncode == 0, listed.stderr
+    assert "/apis/coordination.k8s.io/v1" in paths
 
 
 # -------------------------------------------------------------------------------------

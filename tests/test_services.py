@@ -1,5 +1,6 @@
 """The Docker daemon and registry from scripts/services-start work for the suite."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +13,8 @@ from support.services import (
     read_env_file,
     registry_manifest,
 )
+
+SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
 
 
 def test_daemon_version_is_the_servers(docker_env: DockerServices) -> None:
@@ -39,7 +42,9 @@ def test_image_runs_busybox_without_network(
 ) -> None:
     tag = f"{image_repository}:run"
     build_busybox_image(
-        docker_env, tmp_path / "context", tag,
+        docker_env,
+        tmp_path / "context",
+        tag,
         files={"srv/index.html": "<p>ok</p>\n"},
         dockerfile_lines=['CMD ["/bin/busybox", "cat", "/srv/index.html"]'],
     )
@@ -80,20 +85,75 @@ def test_missing_daemon_skip_names_service(tmp_path: Path) -> None:
     }
 
     pytest_args = [
-        sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider",
+        sys.executable,
+        "-m",
+        "pytest",
+        "-q",
+        "-rs",
+        "-p",
+        "no:cacheprovider",
     ]
 
     skipped = subprocess.run(
         [*pytest_args, "tests"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     required = subprocess.run(
         [*pytest_args, "tests"],
-        cwd=tmp_path, env={**env, "TPO_REQUIRE_SERVICES": "1"},
-        capture_output=True, text=True, timeout=120,
+        cwd=tmp_path,
+        env={**env, "TPO_REQUIRE_SERVICES": "1"},
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
     assert skipped.returncode == 0, skipped.stdout
     assert "docker daemon not running" in skipped.stdout
     assert required.returncode == 1, required.stdout
     assert "TPO_REQUIRE_SERVICES=1" in required.stdout
+
+
+def _process_runs(pid: int, name: str) -> bool:
+    try:
+        return name in Path(f"/proc/{pid}/cmdline").read_bytes().decode(
+            errors="replace"
+        )
+    except OSError:
+        return False
+
+
+def test_scripts_start_and_stop_services(
+    docker_env: DockerServices, tmp_path: Path
+) -> None:
+    # A second pair of services in its own folder, so the suite's pair keeps running;
+    # port 5000 may be taken, which exercises the free-port fallback.
+    env = {**os.environ, "TPO_SERVICES_DIR": str(tmp_path / "services")}
+    env.pop("DOCKER_HOST", None)
+    start = [str(SCRIPTS / "services-start")]
+
+    started = subprocess.run(
+        start, env=env, capture_output=True, text=True, timeout=180
+    )
+    values = read_env_file(tmp_path / "services" / "env")
+    again = subprocess.run(start, env=env, capture_output=True, text=True, timeout=180)
+    stopped = subprocess.run(
+        [str(SCRIPTS / "services-stop")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert started.returncode == 0, started.stderr
+    assert values["TPO_TEST_REGISTRY"].startswith("127.0.0.1:")
+    assert values["TPO_DOCKER_SERVER_VERSION"] == docker_env.server_version
+    assert again.returncode == 0, again.stderr
+    assert "dockerd already running" in again.stderr
+    assert stopped.returncode == 0, stopped.stderr
+    assert not _process_runs(int(values["TPO_DOCKERD_PID"]), "dockerd")
+    assert not _process_runs(int(values["TPO_REGISTRY_PID"]), "docker-registry")
+    assert not (tmp_path / "services" / "env").exists()

@@ -78,7 +78,7 @@ def read_env_file(path: Path) -> dict[str, str]:
         line = line.strip()
         if not line.startswith("export "):
             continue
-        name, _, value = line[len("export "):].partition("=")
+        name, _, value = line[len("export ") :].partition("=")
         values[name.strip()] = value.strip().strip("'\"")
     return values
 
@@ -118,7 +118,9 @@ def _daemon_version(docker_host: str) -> str | None:
         completed = subprocess.run(
             ["docker", "version", "--format", "{{.Server.Version}}"],
             env={**os.environ, "DOCKER_HOST": docker_host},
-            capture_output=True, text=True, timeout=15,
+            capture_output=True,
+            text=True,
+            timeout=15,
         )
     except subprocess.TimeoutExpired:
         return None
@@ -189,7 +191,10 @@ def image_repository(registry: str) -> str:
 def docker(services: DockerServices, *args: str, timeout: float = 120) -> str:
     """Run the docker client against the test daemon and return its stdout."""
     completed = subprocess.run(
-        ["docker", *args], env=services.env, capture_output=True, text=True,
+        ["docker", *args],
+        env=services.env,
+        capture_output=True,
+        text=True,
         timeout=timeout,
     )
     if completed.returncode != 0:
@@ -266,6 +271,8 @@ def busybox_image(docker_env: DockerServices, tmp_path: Path) -> Iterator[str]:
     build_busybox_image(docker_env, tmp_path / "busybox-image", tag)
     yield tag
     subprocess.run(
-        ["docker", "image", "rm", "--force", tag], env=docker_env.env,
-        capture_output=True, timeout=60,
+        ["docker", "image", "rm", "--force", tag],
+        env=docker_env.env,
+        capture_output=True,
+        timeout=60,
     )

@@ -164,11 +164,13 @@ class FakeKube:
         rollout_delay: float = 0.2,
         faults: Sequence[Fault] = (),
         digest_resolver: Callable[[str], str | None] | None = None,
+        aggregated_discovery: bool = True,
     ) -> None:
         if host not in LOOPBACK_HOSTS:
             raise ValueError(f"invalid host {host!r}; the fake serves only loopback")
         self.context = context
         self.version = version
+        self.aggregated_discovery = aggregated_discovery
         self.store = Store()
         self.controller = RolloutController(
             self.store, delay=rollout_delay, digest_resolver=digest_resolver
@@ -445,6 +447,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(200, kube_resources.version_info(self.fake.version))
         elif path in ("/healthz", "/readyz", "/livez"):
             self._send(200, b"ok", "text/plain; charset=utf-8")
+        elif path in ("/api", "/apis") and self._wants_aggregated_discovery():
+            document = kube_resources.aggregated_discovery(core=path == "/api")
+            body = json.dumps(document).encode()
+            self._send(200, body, kube_resources.AGGREGATED_DISCOVERY_TYPE)
         elif path == "/api":
             host = self.headers.get("Host") or ""
             self._send_json(200, kube_resources.api_versions(host))
@@ -598,6 +604,13 @@ class _Handler(BaseHTTPRequestHandler):
                 "spec": {},
                 "status": {"allowed": True, "reason": "the fake API server allows all"},
             },
+        )
+
+    def _wants_aggregated_discovery(self) -> bool:
+        accept = (self.headers.get("Accept") or "").replace(" ", "")
+        return (
+            self.fake.aggregated_discovery
+            and "g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList" in accept
         )
 
     def _wants_table(self) -> bool:

@@ -253,13 +253,26 @@ class ApplyConflict(Exception):
     """Fields that another manager owns with a different value."""
 
     conflicts: list[tuple[Path, str]]
+    api_versions: dict[str, str] = field(default_factory=dict)  # manager -> version
 
     def __str__(self) -> str:
-        parts = [
-            f'conflict with "{manager}": .{".".join(path)}'
-            for path, manager in self.conflicts
-        ]
-        return f"Apply failed with {len(parts)} conflict(s): " + "; ".join(parts)
+        """Return the API server's message: conflicts grouped by manager."""
+        count = len(self.conflicts)
+        noun = "conflict" if count == 1 else "conflicts"
+        lines = []
+        for manager in dict.fromkeys(name for _, name in self.conflicts):
+            paths = ["." + ".".join(p) for p, name in self.conflicts if name == manager]
+            api_version = self.api_versions.get(manager, "")
+            owner = (
+                f'"{manager}" using {api_version}' if api_version else f'"{manager}"'
+            )
+            if len(paths) == 1:
+                lines.append(f"conflict with {owner}: {paths[0]}")
+            else:
+                lines.append(
+                    f"conflicts with {owner}:\n" + "\n".join(f"- {p}" for p in paths)
+                )
+        return f"Apply failed with {count} {noun}: " + "\n".join(lines)
 
 
 def owned_content(obj: dict[str, Any], *, with_status: bool) -> dict[str, Any]:
@@ -364,7 +377,8 @@ def server_side_apply(
         if name != manager and _owns(state, path)
     ]
     if conflicts and not force:
-        raise ApplyConflict(conflicts)
+        versions = {name: new_managers[name].api_version for _, name in conflicts}
+        raise ApplyConflict(conflicts, versions)
 
     previous = new_managers.get(manager)
     if previous is not None and previous.operation == "Apply":

@@ -315,6 +315,77 @@ def api_resource_list(group: str, version: str) -> dict[str, Any] | None:
     }
 
 
+AGGREGATED_DISCOVERY_TYPE = (
+    "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
+)
+
+
+def aggregated_discovery(core: bool) -> dict[str, Any]:
+    """Return the ``apidiscovery.k8s.io/v2`` list for ``/api`` (core) or ``/apis``.
+
+    kubectl 1.30 and newer ask for this form first; one response then replaces a
+    request per group version.
+    """
+    items = []
+    for group, versions in group_versions().items():
+        if bool(group) == core:
+            continue
+        entries = []
+        for version in versions:
+            listing = api_resource_list(group, version) or {"resources": []}
+            entries.append(
+                {
+                    "version": version,
+                    "resources": _discovery_resources(
+                        group, version, listing["resources"]
+                    ),
+                    "freshness": "Current",
+                }
+            )
+        items.append({"metadata": {"name": group}, "versions": entries})
+    return {
+        "kind": "APIGroupDiscoveryList",
+        "apiVersion": "apidiscovery.k8s.io/v2",
+        "metadata": {},
+        "items": items,
+    }
+
+
+def _discovery_resources(
+    group: str, version: str, entries: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    resources: dict[str, dict[str, Any]] = {}
+    for entry in entries:
+        name, _, subresource = entry["name"].partition("/")
+        kind = {
+            "group": entry.get("group", group),
+            "version": entry.get("version", version),
+            "kind": entry["kind"],
+        }
+        if subresource:
+            resources[name].setdefault("subresources", []).append(
+                {
+                    "subresource": subresource,
+                    "responseKind": kind,
+                    "verbs": entry["verbs"],
+                }
+            )
+            continue
+        resource = {
+            "resource": name,
+            "responseKind": kind,
+            "scope": "Namespaced" if entry["namespaced"] else "Cluster",
+            "singularResource": entry["singularName"],
+            "verbs": entry["verbs"],
+        }
+        if entry.get("shortNames"):
+            resource["shortNames"] = entry["shortNames"]
+        if entry.get("categories"):
+            resource["categories"] = entry["categories"]
+        resources[name] = resource
+    return list(resources.values())
+
+
 def version_info(version: str) -> dict[str, Any]:
     """Return the ``/version`` document for a server version such as ``1.32.5``."""
     major, minor = version.split(".")[:2]
