@@ -412,7 +412,9 @@ def test_configmap_create_and_replace(fake_kube: FakeKube, tmp_path: Path) -> No
     stale = kubectl("replace", "-f", str(tmp_path / "cm.json"))
     again = kubectl("create", "configmap", "history", "-n", NAMESPACE)
 
+    posts = fake_kube.requests_matching(method="POST")
     assert created.returncode == 0, created.stderr
+    assert posts[0].headers["content-type"] == "application/vnd.kubernetes.protobuf"
     assert replaced.returncode == 0, replaced.stderr
     assert stale.returncode == 1
     assert "the object has been modified" in stale.stderr

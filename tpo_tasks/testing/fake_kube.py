@@ -55,9 +55,10 @@ headers, body size, body and response status. Over HTTP, ``GET /_fake/requests``
 returns them as JSON without bodies and ``DELETE /_fake/requests`` clears them;
 ``GET /_fake/objects`` dumps every stored object.
 
-API served: ``/version``, ``/healthz``, ``/readyz``, legacy discovery (``/api``,
-``/apis``, ``/api/v1``, ``/apis/<group>/<version>``), ``/openapi/v2`` (an empty
-protobuf body, which kubectl accepts), ``/openapi/v3`` and its per-group documents
+API served: ``/version``, ``/healthz``, ``/readyz``, aggregated discovery (``/api``
+and ``/apis`` as ``apidiscovery.k8s.io/v2`` when the Accept header asks for it) and
+per-group discovery (``/api/v1``, ``/apis/<group>/<version>``), ``/openapi/v2``
+(an empty protobuf body, which kubectl accepts), ``/openapi/v3`` and its documents
 (listing ``fieldValidation`` on PATCH, so kubectl validates on the server), and
 for every type in :data:`tpo_tasks.testing.kube_resources.RESOURCES`: GET, LIST
 (``labelSelector``, ``fieldSelector`` on any dotted path), WATCH (``watch=true``,
