@@ -549,6 +549,16 @@ def test_legacy_discovery_still_works(
     assert "/apis/coordination.k8s.io/v1" in paths
 
 
+def test_namespace_delete_removes_contents(fake_kube: FakeKube, tmp_path: Path) -> None:
+    apply(write_manifests(tmp_path / "app.yaml", app_manifests()))
+
+    deleted = kubectl("delete", "namespace", NAMESPACE)
+
+    assert deleted.returncode == 0, deleted.stderr
+    assert fake_kube.objects("v1", "ConfigMap", namespace=NAMESPACE) == []
+    assert fake_kube.objects("apps/v1", "Deployment", namespace=NAMESPACE) == []
+
+
 # -------------------------------------------------------------------------------------
 # several clusters, the command line
 # -------------------------------------------------------------------------------------

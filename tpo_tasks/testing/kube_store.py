@@ -426,7 +426,11 @@ class Store:
             if dry_run:
                 return copy.deepcopy(record.obj)
             self._remove(resource, namespace, name)
-            if propagation == "Orphan":
+            if resource.kind == "Namespace":
+                # A real namespace terminates first; here its objects go at once.
+                for key in [k for k in self.records if k[2] == name]:
+                    self._remove(BY_KEY[key[:2]], key[2], key[3])
+            elif propagation == "Orphan":
                 self._orphan(metadata["uid"])
             else:
                 self._collect_garbage(metadata["uid"])
