@@ -12,6 +12,12 @@ from pathlib import Path
 import pytest
 import yaml
 from support.fake_kube import kubectl
+from support.services import (
+    DockerServices,
+    build_busybox_image,
+    push_image,
+    registry_digest_resolver,
+)
 
 from tpo_tasks.testing import kube_merge
 from tpo_tasks.testing.fake_kube import FakeClusters, FakeKube, Fault, write_kubeconfig
@@ -210,6 +216,34 @@ def test_other_workloads_roll_out(
     assert status.returncode == 0, status.stderr
 
 
+def test_pods_report_registry_digest(
+    docker_env: DockerServices,
+    image_repository: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    tag = f"{image_repository}:1.0.0"
+    build_busybox_image(docker_env, tmp_path / "image", tag)
+    pushed = push_image(docker_env, tag)
+    workload = deployment(replicas=1)
+    workload["spec"]["template"]["spec"]["containers"][0]["image"] = tag
+    resolver = registry_digest_resolver(docker_env.registry)
+
+    with FakeKube(rollout_delay=0.05, digest_resolver=resolver) as fake:
+        kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", {"fake": fake})
+        monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+        monkeypatch.setenv("KUBECACHEDIR", str(tmp_path / "cache"))
+        apply(write_manifests(tmp_path / "app.yaml", [workload]))
+        status = kubectl(
+            "rollout", "status", "-n", NAMESPACE, "deployment/web", "--timeout=20s"
+        )
+        pods = get_json("-n", NAMESPACE, "pods")["items"]
+
+    assert status.returncode == 0, status.stderr
+    image_id = pods[0]["status"]["containerStatuses"][0]["imageID"]
+    assert image_id == f"{image_repository}@{pushed}"
+
+
 # -------------------------------------------------------------------------------------
 # faults
 # -------------------------------------------------------------------------------------
@@ -382,7 +416,7 @@ def test_apply_conflict_needs_force(fake_kube: FakeKube, tmp_path: Path) -> None
         tmp_path / "other.yaml", app_manifests(log_level="debug")[2:3]
     )
 
-    refused = kubectl(
+    rejected = kubectl(
         "apply", "--server-side", "--field-manager=someone-else", "-f", str(other)
     )
     forced = kubectl(
@@ -394,8 +428,8 @@ def test_apply_conflict_needs_force(fake_kube: FakeKube, tmp_path: Path) -> None
         str(other),
     )
 
-    assert refused.returncode == 1
-    assert 'conflict with "tpo-tasks" using v1: .data.LOG_LEVEL' in refused.stderr
+    assert rejected.returncode == 1
+    assert 'conflict with "tpo-tasks" using v1: .data.LOG_LEVEL' in rejected.stderr
     assert forced.returncode == 0, forced.stderr
     assert get_json("-n", NAMESPACE, "cm/web-config")["data"] == {"LOG_LEVEL": "debug"}
 

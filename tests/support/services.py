@@ -12,8 +12,9 @@ service does not respond, the test is skipped with a reason naming it, unless
 test fails. The environment is read when this module is imported, because the autouse
 ``clean_environment`` fixture removes every ``TPO_*`` variable before each test.
 
-``build_busybox_image`` builds a ``FROM scratch`` image holding the static
-``/bin/busybox``, and ``push_image`` pushes a tag and returns its manifest digest.
+``build_busybox_image`` builds a ``FROM scratch`` image containing the static
+``/bin/busybox``, ``push_image`` pushes a tag and returns its manifest digest, and
+``registry_digest_resolver`` lets a fake cluster report the registry's digests.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import subprocess
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -262,6 +263,29 @@ def registry_manifest(registry: str, name: str, reference: str) -> tuple[str, di
     with urllib.request.urlopen(request, timeout=10) as response:
         digest = response.headers["Docker-Content-Digest"]
         return digest, json.loads(response.read())
+
+
+def registry_digest_resolver(registry: str) -> Callable[[str], str | None]:
+    """Return a ``FakeKube`` digest resolver that asks the test registry for tags.
+
+    The resolver maps ``127.0.0.1:PORT/name:tag`` to ``127.0.0.1:PORT/name@sha256:...``
+    and returns None for other registries or unknown tags.
+    """
+
+    def resolve(image: str) -> str | None:
+        host, _, path = image.partition("/")
+        if host != registry or not path:
+            return None
+        name, tag = path, "latest"
+        if ":" in path.rsplit("/", 1)[-1]:
+            name, _, tag = path.rpartition(":")
+        try:
+            digest, _ = registry_manifest(registry, name, tag)
+        except (urllib.error.URLError, OSError):
+            return None
+        return f"{host}/{name}@{digest}"
+
+    return resolve
 
 
 @pytest.fixture
