@@ -513,6 +513,38 @@ def test_large_configmap_needs_server_side(fake_kube: FakeKube, tmp_path: Path) 
     assert server_side.returncode == 0, server_side.stderr
 
 
+@pytest.mark.parametrize(
+    ("args", "kind", "data"),
+    [
+        (
+            ["configmap", "made", "--from-literal=mode=fast"],
+            "ConfigMap",
+            {"mode": "fast"},
+        ),
+        (
+            ["secret", "generic", "made", "--from-literal=k=s3cret"],
+            "Secret",
+            {"k": "czNjcmV0"},
+        ),
+        (["namespace", "made"], "Namespace", None),
+    ],
+    ids=["configmap", "secret", "namespace"],
+)
+def test_create_sends_protobuf(
+    fake_kube: FakeKube, args: list[str], kind: str, data: dict | None
+) -> None:
+    namespace = [] if kind == "Namespace" else ["-n", NAMESPACE]
+
+    created = kubectl("create", *args, *namespace)
+
+    post = fake_kube.requests_matching(method="POST")[0]
+    stored = fake_kube.get("v1", kind, "made", namespace=NAMESPACE)
+    assert created.returncode == 0, created.stderr
+    assert post.headers["content-type"] == "application/vnd.kubernetes.protobuf"
+    assert stored is not None
+    assert stored.get("data") == data
+
+
 # -------------------------------------------------------------------------------------
 # selectors, watch, delete
 # -------------------------------------------------------------------------------------
@@ -653,6 +685,32 @@ def test_command_line_writes_kubeconfig(tmp_path: Path) -> None:
     assert config["clusters"][0]["cluster"]["server"] == line[1]
     assert version["gitVersion"].startswith("v1.32.")
     assert process.returncode == 0
+
+
+def test_command_line_serves_contexts_and_faults(tmp_path: Path) -> None:
+    kubeconfig = tmp_path / "kubeconfig"
+    command = [sys.executable, "-m", "tpo_tasks.testing.fake_kube"]
+    command += ["--write-kubeconfig", str(kubeconfig), "--context", "dev"]
+    command += ["--context", "prod", "--fault", "web=never-ready"]
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    )
+    try:
+        assert process.stdout is not None
+        lines = [process.stdout.readline().split() for _ in range(2)]
+        config = yaml.safe_load(kubeconfig.read_text())
+        faults = []
+        for _, url in lines:
+            with urllib.request.urlopen(f"{url}/_fake/faults", timeout=5) as response:
+                faults.append(json.loads(response.read()))
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+    assert [name for name, _ in lines] == ["dev", "prod"]
+    assert config["current-context"] == "prod"
+    assert [[f["name"] for f in listed] for listed in faults] == [["web"], ["web"]]
+    assert faults[0][0]["mode"] == "never-ready"
 
 
 def test_command_line_keeps_foreign_file(tmp_path: Path) -> None:
