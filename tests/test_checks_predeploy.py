@@ -325,3 +325,19 @@ def test_annotations_escape_properties() -> None:
 def test_markdown_escapes_pipes() -> None:
     item = CheckResult("k8s.schema", "fail", "a | b", None, None, None)
     assert "a \\| b" in markdown_report([item], "t")
+
+
+def test_list_shows_every_check_id(tmp_path: Path) -> None:
+    completed = run_tpo("checks.list", "--json", cwd=tmp_path)
+    data = json.loads(completed.stdout)
+    jsonschema.validate(data, load_schema("checks-list.schema.json"))
+    ids = {item["id"] for item in data}
+    assert {
+        "docker.base-untagged",
+        "k8s.selector-mismatch",
+        "config.literal-secret",
+        "repo.tests",
+        "rollout.status",
+        "health.http",
+    } <= ids
+    assert not any(item_id.startswith("test.") for item_id in ids)
