@@ -341,3 +341,32 @@ def test_list_shows_every_check_id(tmp_path: Path) -> None:
         "health.http",
     } <= ids
     assert not any(item_id.startswith("test.") for item_id in ids)
+
+
+def test_version_files_ahead_of_tag_warn(git_repo: Path) -> None:
+    (git_repo / "pyproject.toml").write_text(
+        '[project]\nname = "x"\nversion = "1.0.0"\n'
+    )
+    git(git_repo, "add", "-A")
+    git(git_repo, "commit", "-q", "-m", "feat: one")
+    git(git_repo, "tag", "-a", "v1.0.0", "-m", "v1.0.0")
+    (git_repo / "pyproject.toml").write_text(
+        '[project]\nname = "x"\nversion = "1.1.0"\n'
+    )
+    git(git_repo, "commit", "-q", "-am", "chore: bump")
+    _, data = predeploy_json(git_repo)
+    agree = [r for r in data["results"] if r["id"] == "release.versions-agree"]
+    assert [r["status"] for r in agree] == ["warn"]
+    assert "latest release tag is v1.0.0" in agree[0]["message"]
+
+
+def test_version_files_behind_tag_fail(git_repo: Path) -> None:
+    (git_repo / "pyproject.toml").write_text(
+        '[project]\nname = "x"\nversion = "0.9.0"\n'
+    )
+    git(git_repo, "add", "-A")
+    git(git_repo, "commit", "-q", "-m", "feat: one")
+    git(git_repo, "tag", "-a", "v1.0.0", "-m", "v1.0.0")
+    _, data = predeploy_json(git_repo)
+    agree = [r for r in data["results"] if r["id"] == "release.versions-agree"]
+    assert [r["status"] for r in agree] == ["fail"]

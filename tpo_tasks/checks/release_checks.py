@@ -119,16 +119,11 @@ def check_versions(facts: dict[str, Any]) -> Iterator[CheckResult]:
 
 
 def _newer(version: str, tag: Any) -> bool:
+    """Return whether ``version`` sorts after the version of release ``tag``."""
     from ..release import versions
 
-    parsed = (
-        versions.parse(version, tag.version.scheme)
-        if hasattr(tag.version, "scheme")
-        else None
-    )
-    if parsed is None:
-        return False
-    return parsed.sort_key() > tag.version.sort_key()
+    parsed = versions.parse(version, tag.version.scheme)
+    return parsed is not None and parsed.sort_key() > tag.version.sort_key()
 
 
 def check_changelog(
