@@ -7,6 +7,7 @@ from pathlib import Path
 
 from support.services import (
     DockerServices,
+    RegistryLog,
     build_busybox_image,
     docker,
     push_image,
@@ -35,6 +36,27 @@ def test_pushed_digest_matches_registry(
     assert pushed_digest.startswith("sha256:")
     assert registry_digest == pushed_digest
     assert manifest["schemaVersion"] == 2
+
+
+def test_registry_log_lists_uploads(
+    docker_env: DockerServices,
+    image_repository: str,
+    tmp_path: Path,
+    registry_log: RegistryLog,
+) -> None:
+    tag = f"{image_repository}:1.0.0"
+    build_busybox_image(docker_env, tmp_path / "context", tag)
+
+    push_image(docker_env, tag)
+    pushed = registry_log.uploads()
+    registry_log.mark()
+    push_image(docker_env, tag)
+    pushed_again = registry_log.uploads()
+
+    name = image_repository.split("/", 1)[1]
+    assert any(r.path == f"/v2/{name}/manifests/1.0.0" for r in pushed)
+    assert any("/blobs/uploads/" in r.path for r in pushed)
+    assert not any("/blobs/uploads/" in r.path for r in pushed_again)
 
 
 def test_image_runs_busybox_without_network(

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import urllib.error
@@ -85,12 +86,10 @@ def read_env_file(path: Path) -> dict[str, str]:
 
 
 def service_settings() -> dict[str, str]:
-    """Return DOCKER_HOST and TPO_TEST_REGISTRY from the start-up env or env file."""
+    """Return DOCKER_HOST, TPO_TEST_REGISTRY... from the start-up env or env file."""
     if _STARTUP_ENV.get("DOCKER_HOST") and _STARTUP_ENV.get("TPO_TEST_REGISTRY"):
-        return {
-            "DOCKER_HOST": _STARTUP_ENV["DOCKER_HOST"],
-            "TPO_TEST_REGISTRY": _STARTUP_ENV["TPO_TEST_REGISTRY"],
-        }
+        names = ("DOCKER_HOST", "TPO_TEST_REGISTRY", "TPO_SERVICES_DIR")
+        return {name: _STARTUP_ENV[name] for name in names if name in _STARTUP_ENV}
     services_dir = Path(_STARTUP_ENV.get("TPO_SERVICES_DIR") or REPO_ROOT / ".services")
     env_file = services_dir / "env"
     if env_file.is_file():
@@ -286,6 +285,73 @@ def registry_digest_resolver(registry: str) -> Callable[[str], str | None]:
         return f"{host}/{name}@{digest}"
 
     return resolve
+
+
+# One access log line of the registry, for example:
+# 127.0.0.1 - - [04/Dec/2026:16:21:37 +0000] "HEAD /v2/a/manifests/1 HTTP/1.1" 404 103
+_ACCESS_LINE = re.compile(r'^\S+ \S+ \S+ \[[^\]]+\] "(\S+) (\S+) [^"]*" (\d{3}) ')
+
+
+@dataclass(frozen=True)
+class RegistryRequest:
+    """One request from the registry's access log."""
+
+    method: str
+    path: str
+    status: int
+
+    @property
+    def is_upload(self) -> bool:
+        """Whether this request writes a blob (layer or config) or a manifest."""
+        return self.method in ("POST", "PUT", "PATCH")
+
+
+class RegistryLog:
+    """The registry's requests since this object was created (or since ``mark``)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.offset = 0
+        self.mark()
+
+    def mark(self) -> None:
+        """Forget the requests logged so far."""
+        self.offset = self.path.stat().st_size if self.path.exists() else 0
+
+    def requests(self) -> list[RegistryRequest]:
+        """Return the requests logged after the mark, oldest first."""
+        if not self.path.exists():
+            return []
+        with self.path.open("rb") as handle:
+            size = self.path.stat().st_size
+            handle.seek(self.offset if self.offset <= size else 0)
+            text = handle.read().decode(errors="replace")
+        found = []
+        for line in text.splitlines():
+            match = _ACCESS_LINE.match(line)
+            if match:
+                method, path, status = match.groups()
+                found.append(RegistryRequest(method, path, int(status)))
+        return found
+
+    def uploads(self) -> list[RegistryRequest]:
+        """Return the logged requests that wrote to the registry."""
+        return [r for r in self.requests() if r.is_upload]
+
+
+@pytest.fixture
+def registry_log(registry: str) -> RegistryLog:
+    """The test registry's access log from now on (``.uploads()``, ``.requests()``).
+
+    Lets a test assert that a step pushed nothing: ``registry_log.uploads() == []``.
+    """
+    services_dir = service_settings().get("TPO_SERVICES_DIR") or str(
+        REPO_ROOT / ".services"
+    )
+    path = Path(services_dir) / "registry.log"
+    if not path.exists():
+        _missing(f"registry log {path} not found; {START_HINT}")
+    return RegistryLog(path)
 
 
 @pytest.fixture
