@@ -1,10 +1,11 @@
 """Fixtures for the deploy tests: a demo project, three fake clusters, a registry proxy.
 
-``demo_project`` is a git repository holding ``examples/demo`` (plus a test overlay
-``kube/overlays/variant`` that changes the pod template without changing the
-image) and a git-ignored ``invoke.yaml`` pointing at the fakes. Git identity and
-dates are fixed by ``tests/conftest.py``, so every test's commit has the same
-SHA: the demo image is built once per session and found in the registry after.
+``demo_project`` is a git repository holding ``examples/demo`` (plus the test
+overlays ``kube/overlays/variant`` and ``variant-3``, which change the pod template
+but not the image) and a git-ignored ``invoke.yaml`` pointing at the fakes. Git
+identity and dates are fixed by ``tests/conftest.py``, so every test's commit has
+the same SHA: the demo image is built once per session and found in the registry
+after that.
 
 ``RegistryProxy`` forwards to the test registry and records each request, so a
 test can count layer uploads; the registry's ``Location`` headers are rewritten
@@ -13,7 +14,9 @@ so docker keeps talking through the proxy.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
+import io
 import json
 import os
 import shutil
@@ -128,8 +131,10 @@ def make_demo_repository(root: Path) -> Path:
     """Copy the demo (with busybox and the variant overlay) into a new git repo."""
     shutil.copytree(DEMO, root, ignore=shutil.ignore_patterns("busybox", ".tpo"))
     shutil.copy2("/bin/busybox", root / "busybox")
-    (root / "kube/overlays/variant").mkdir()
-    (root / "kube/overlays/variant/kustomization.yaml").write_text(VARIANT_OVERLAY)
+    for number, name in ((2, "variant"), (3, "variant-3")):
+        (root / "kube/overlays" / name).mkdir()
+        (root / "kube/overlays" / name / "kustomization.yaml").write_text(
+            VARIANT_OVERLAY.replace('"2"', f'"{number}"'))
     (root / ".gitignore").write_text("busybox\ninvoke.yaml\n.tpo/\n")
     git(root, "init", "-q", "-b", "main")
     git(root, "add", "-A")
@@ -152,30 +157,39 @@ def demo_project(tmp_path: Path, docker_env: Any,
 # -- a kubectl that records its argv ---------------------------------------------
 
 
+def make_kubectl_shim(folder: Path) -> tuple[Path, Path]:
+    """Write a kubectl wrapper that logs each argv as one line; return (dir, log).
+
+    A shell script, so the wrapper adds no interpreter start-up to each call.
+    Arguments are separated by the ASCII unit separator (0x1f).
+    """
+    shim_dir = folder / "shim"
+    shim_dir.mkdir()
+    log = folder / "kubectl-argv.log"
+    real = shutil.which("kubectl")
+    shim = shim_dir / "kubectl"
+    shim.write_text(
+        "#!/bin/sh\n"
+        f"{{ printf '%s\\037' \"$@\"; printf '\\n'; }} >> '{log}'\n"
+        f"exec '{real}' \"$@\"\n"
+    )
+    shim.chmod(shim.stat().st_mode | stat.S_IXUSR)
+    return shim_dir, log
+
+
 @pytest.fixture
 def kubectl_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Put a kubectl wrapper first on PATH that appends each argv (JSON) to a log."""
-    folder = tmp_path / "shim"
-    folder.mkdir()
-    log = tmp_path / "kubectl-argv.log"
-    real = shutil.which("kubectl")
-    shim = folder / "kubectl"
-    shim.write_text(
-        f"#!{sys.executable}\n"
-        "import json, os, sys\n"
-        f"with open({str(log)!r}, 'a') as handle:\n"
-        "    handle.write(json.dumps(sys.argv[1:]) + '\\n')\n"
-        f"os.execv({real!r}, [{real!r}, *sys.argv[1:]])\n"
-    )
-    shim.chmod(shim.stat().st_mode | stat.S_IXUSR)
-    monkeypatch.setenv("PATH", f"{folder}{os.pathsep}{os.environ['PATH']}")
+    shim_dir, log = make_kubectl_shim(tmp_path)
+    monkeypatch.setenv("PATH", f"{shim_dir}{os.pathsep}{os.environ['PATH']}")
     return log
 
 
 def read_argv_log(log: Path) -> list[list[str]]:
     if not log.exists():
         return []
-    return [json.loads(line) for line in log.read_text().splitlines() if line]
+    return [line.rstrip("\x1f").split("\x1f")
+            for line in log.read_text().splitlines() if line]
 
 
 # -- a counting registry proxy ---------------------------------------------------
@@ -284,3 +298,127 @@ def registry_proxy(docker_env: Any) -> Iterator[RegistryProxy]:
     yield proxy
     proxy.shutdown()
     proxy.server_close()
+
+
+# -- module-scoped scenarios -------------------------------------------------------
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """A copy of os.environ without the developer's INVOKE/TPO/GITHUB/KUBECONFIG
+    variables, with the fixed git identity (what ``clean_environment`` does for
+    one test, usable from a module-scoped fixture)."""
+    from conftest import GIT_IDENTITY
+
+    env = {name: value for name, value in os.environ.items()
+           if not name.startswith(("INVOKE_", "GITHUB_", "TPO_"))
+           and name not in ("PARENT_REPO", "GH_HOST", "KUBECONFIG")}
+    env.update(GIT_IDENTITY)
+    env.update({"GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull})
+    env.update(extra)
+    return env
+
+
+@pytest.fixture(scope="module")
+def module_services(_docker_services: Any) -> Any:
+    """The docker daemon and registry, for module-scoped scenarios."""
+    from support.services import DockerServices, _missing
+
+    if isinstance(_docker_services, str):
+        _missing(_docker_services)
+    assert isinstance(_docker_services, DockerServices)
+    return _docker_services
+
+
+@dataclass
+class Step:
+    """One ``tpo`` run of a scenario and what the fakes saw during it."""
+
+    args: tuple[str, ...]
+    returncode: int
+    stdout: str
+    stderr: str
+    requests: dict[str, list[Any]]
+    argv: list[list[str]]
+
+    def mutating(self, context: str) -> list[Any]:
+        return [r for r in self.requests[context]
+                if r.method in ("POST", "PUT", "PATCH", "DELETE")]
+
+
+class Scenario:
+    """Runs ``tpo`` steps in one demo project and keeps each step's evidence."""
+
+    def __init__(self, project: DemoProject, env: dict[str, str],
+                 argv_log: Path) -> None:
+        self.project = project
+        self.env = env
+        self.argv_log = argv_log
+        self.steps: dict[str, Step] = {}
+
+    def run(self, name: str, *args: str, input: str | None = None) -> Step:
+        """Run ``tpo ARGS`` in this process (as the console script would, from the
+        project folder, with the scenario's environment) and record the step.
+
+        In-process runs skip about 0.6 s of interpreter start-up per step; the
+        subprocess path of the console script is covered by the other tests.
+        """
+        from tpo_tasks.program import main
+
+        self.project.clusters.clear()
+        self.argv_log.write_text("")
+        stdout, stderr = io.StringIO(), io.StringIO()
+        saved_env = dict(os.environ)
+        saved_cwd = os.getcwd()
+        saved_stdin = sys.stdin
+        code = 0
+        try:
+            os.environ.clear()
+            os.environ.update(self.env)
+            os.chdir(self.project.root)
+            sys.stdin = io.StringIO(input or "")
+            with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+                try:
+                    main(["tpo", *args])
+                except SystemExit as exc:
+                    code = exc.code if isinstance(exc.code, int) else int(
+                        bool(exc.code))
+        finally:
+            sys.stdin = saved_stdin
+            os.chdir(saved_cwd)
+            os.environ.clear()
+            os.environ.update(saved_env)
+        step = Step(
+            args=args, returncode=code, stdout=stdout.getvalue(),
+            stderr=stderr.getvalue(),
+            requests={c: self.project.clusters.requests(c)
+                      for c in self.project.clusters.servers},
+            argv=read_argv_log(self.argv_log),
+        )
+        self.steps[name] = step
+        return step
+
+    def git(self, *args: str) -> str:
+        return git(self.project.root, *args)
+
+
+@contextlib.contextmanager
+def scenario(tmp: Path, services: Any) -> Iterator[Scenario]:
+    """Start fakes, make the demo project and a kubectl argv shim in ``tmp``."""
+    servers: dict[str, FakeKube] = {}
+    try:
+        for name in ("dev", "staging", "prod"):
+            servers[name] = FakeKube(context=name, rollout_delay=0.05).start()
+        kubeconfig = write_kubeconfig(tmp / "kubeconfig", dict(servers), current="prod")
+        clusters = Clusters(kubeconfig, servers)
+        registry = f"{services.registry}/{SESSION_REPOSITORY}"
+        root = make_demo_repository(tmp / "demo")
+        project = DemoProject(root, registry, clusters,
+                              default_config(registry, clusters))
+        project.write_config()
+        shim_dir, argv_log = make_kubectl_shim(tmp)
+        env = clean_env(DOCKER_HOST=services.docker_host, DOCKER_BUILDKIT="0",
+                        PATH=f"{shim_dir}{os.pathsep}{os.environ['PATH']}")
+        yield Scenario(project, env, argv_log)
+    finally:
+        for server in servers.values():
+            server.stop()

@@ -34,7 +34,7 @@ log = logging.getLogger("tpo_tasks")
 FIELD_MANAGER = "tpo-tasks"
 MINIMUM_VERSION = (1, 24)  # server-side apply and diff, built-in kustomize v4+
 REQUEST_TIMEOUT = "30s"
-_UNREACHABLE = ("connection refused", "no such host", "i/o timeout",
+_UNREACHABLE = ("connection refused", "was refused", "no such host", "i/o timeout",
                 "unable to connect", "dial tcp", "tls handshake timeout")
 
 
