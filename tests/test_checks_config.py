@@ -178,3 +178,9 @@ def test_production_env_file_development_environment(tmp_path: Path) -> None:
         "ASPNETCORE_ENVIRONMENT=Development\nHOST=db.internal\n",
     )
     assert [(r.id, r.line) for r in results] == [("config.production-debug", 1)]
+
+
+def test_invalid_compose_yaml_reports_line(tmp_path: Path) -> None:
+    results = check(tmp_path, "compose.yaml", "services:\n  db:\n    image: [x\n")
+    assert [(r.id, r.status) for r in results] == [("config.parse", "fail")]
+    assert results[0].line is not None

@@ -1,5 +1,7 @@
 """Dockerfile parser and rules: true positives, false positives, hard cases."""
 
+from pathlib import Path
+
 import pytest
 
 from tpo_tasks.checks.dockerfile import check_dockerfile, expand, parse_dockerfile
@@ -278,3 +280,49 @@ def test_secret_env_and_arg(line: str, expected: bool) -> None:
 
 def test_expand_reports_missing_names() -> None:
     assert expand("${A}-${B:-b}", {"A": None}) == ("-b", ["A"])
+
+
+# -- .dockerignore next to the build context -------------------------------------------
+
+
+def dockerignore_findings(
+    root: Path, dockerfiles: list[str], contexts: dict[str, str] | None = None
+) -> list:
+    from tpo_tasks.checks.dockerfile import dockerignore_results
+    from tpo_tasks.checks.repo_files import RepoScan
+
+    return list(dockerignore_results(RepoScan(root), dockerfiles, contexts or {}))
+
+
+def test_dockerignore_missing_with_env_file(tmp_path: Path) -> None:
+    (tmp_path / "api").mkdir()
+    (tmp_path / "api" / "Dockerfile").write_text("FROM a:1\n")
+    (tmp_path / "api" / ".env").write_text("A=1\n")
+    found = dockerignore_findings(tmp_path, ["api/Dockerfile"])
+    assert [(f.id, f.file) for f in found] == [
+        ("docker.dockerignore-missing", "api/Dockerfile")
+    ]
+    assert ".env" in found[0].message
+
+
+def test_dockerignore_present_passes(tmp_path: Path) -> None:
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "Dockerfile").write_text("FROM a:1\n")
+    (tmp_path / ".dockerignore").write_text(".git\n")
+    assert dockerignore_findings(tmp_path, ["Dockerfile"]) == []
+
+
+def test_dockerignore_not_needed_for_clean_context(tmp_path: Path) -> None:
+    (tmp_path / "Dockerfile").write_text("FROM a:1\n")
+    assert dockerignore_findings(tmp_path, ["Dockerfile"]) == []
+
+
+def test_dockerignore_uses_service_build_context(tmp_path: Path) -> None:
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "docker").mkdir()
+    (tmp_path / "docker" / "Dockerfile").write_text("FROM a:1\n")
+    assert dockerignore_findings(tmp_path, ["docker/Dockerfile"]) == []
+    found = dockerignore_findings(
+        tmp_path, ["docker/Dockerfile"], {"docker/Dockerfile": "."}
+    )
+    assert [f.id for f in found] == ["docker.dockerignore-missing"]

@@ -441,3 +441,24 @@ def test_no_manifests_skips_group(tmp_path: Path) -> None:
     write(tmp_path, {"README.md": "hi\n", "mkdocs.yml": "site_name: x\n"})
     statuses = {r.status for r in run_repo(tmp_path)}
     assert statuses == {"skip"}
+
+
+def test_container_name_must_be_dns_label() -> None:
+    text = deployment(container=GOOD_CONTAINER.replace("- name: web", "- name: Web_1"))
+    assert found(text) == [("k8s.name-invalid", 18)]
+
+
+def test_dotted_names_allowed_where_subdomains_are() -> None:
+    text = (
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app.config-v1\n"
+        "data: {a: b}\n"
+    )
+    assert found(text) == []
+
+
+def test_service_name_with_dot_is_invalid() -> None:
+    text = (
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: web.api\nspec:\n"
+        "  ports: [{port: 80}]\n"
+    )
+    assert found(text) == [("k8s.name-invalid", 4)]

@@ -85,7 +85,7 @@ def test_each_file_read_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     opened: list[str] = []
     real_open = io.open
 
-    def counting_open(file, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003
+    def counting_open(file: object, *args: object, **kwargs: object) -> object:
         path = Path(str(file))
         if path.is_absolute() and repo in path.parents:
             opened.append(path.relative_to(repo).as_posix())
