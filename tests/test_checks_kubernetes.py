@@ -462,3 +462,23 @@ def test_service_name_with_dot_is_invalid() -> None:
         "  ports: [{port: 80}]\n"
     )
     assert found(text) == [("k8s.name-invalid", 4)]
+
+
+@pytest.mark.skipif(not HAS_KUBECTL, reason="kubectl is not installed")
+def test_remote_base_is_not_fetched(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            "kube/base/kustomization.yaml": (
+                "resources:\n  - deployment.yaml\n"
+                "  - https://github.com/example/manifests//web?ref=v1\n"
+            ),
+            "kube/base/deployment.yaml": deployment(),
+            "kube/overlays/dev/kustomization.yaml": "resources:\n  - ../../base\n",
+            "local/kustomization.yaml": "resources:\n  - d.yaml\n",
+            "local/d.yaml": deployment(name="other"),
+        },
+    )
+    results = [r for r in run_repo(tmp_path) if r.id == "k8s.render"]
+    assert [(r.status, r.file) for r in results] == [("warn", "kube/overlays/dev")]
+    assert "remote resource https://github.com/example" in results[0].message

@@ -202,6 +202,17 @@ class KubeLayout:
     roots: list[str] = field(default_factory=list)  # folders rendered on their own
     kustomize_files: list[str] = field(default_factory=list)  # YAML inside those trees
     plain_files: list[str] = field(default_factory=list)  # manifests with no kustomize
+    # Roots that include a remote resource, with the first such URL: rendering them
+    # would fetch over the network, so they are reported instead.
+    remote_roots: dict[str, str] = field(default_factory=dict)
+
+
+REMOTE_PREFIXES = ("github.com/", "gitlab.com/", "bitbucket.org/", "git@", "git::")
+
+
+def is_remote(entry: str) -> bool:
+    """Return whether a kustomization entry names a remote resource."""
+    return "://" in entry or entry.startswith(REMOTE_PREFIXES)
 
 
 def _is_candidate_yaml(path: str) -> bool:
@@ -229,6 +240,8 @@ def find_layout(scan: Any) -> KubeLayout:
         if PurePosixPath(p).name == "Chart.yaml"
     }
     referenced: set[str] = set()
+    edges: dict[str, set[str]] = {}
+    remote: dict[str, str] = {}
     for path in scan.files:
         if PurePosixPath(path).name not in KUSTOMIZATION_NAMES:
             continue
@@ -241,11 +254,29 @@ def find_layout(scan: Any) -> KubeLayout:
         data = documents[0].data if isinstance(documents[0].data, dict) else {}
         for key in ("resources", "bases", "components"):
             for entry in data.get(key) or []:
-                if isinstance(entry, str) and "://" not in entry:
-                    referenced.add(_normalize(folder, entry))
+                if not isinstance(entry, str):
+                    continue
+                if is_remote(entry):
+                    remote.setdefault(folder, entry)
+                    continue
+                target = _normalize(folder, entry)
+                referenced.add(target)
+                edges.setdefault(folder, set()).add(target)
     layout.roots = sorted(
         folder for folder in layout.kustomizations if folder not in referenced
     )
+    for root in layout.roots:
+        seen: set[str] = set()
+        pending = [root]
+        while pending:
+            folder = pending.pop()
+            if folder in seen:
+                continue
+            seen.add(folder)
+            if folder in remote:
+                layout.remote_roots[root] = remote[folder]
+                break
+            pending.extend(edges.get(folder, ()))
     trees = sorted(layout.kustomizations)
     for path in scan.files:
         if not _is_candidate_yaml(path):
@@ -363,7 +394,8 @@ def _render_sets(scan: Any, settings: Any, layout: KubeLayout) -> dict[str, Any]
     """Render the overlays and build the manifest sets once per run."""
 
     def build() -> dict[str, Any]:
-        renders = render_all(scan.root, layout.roots)
+        local_roots = [root for root in layout.roots if root not in layout.remote_roots]
+        renders = render_all(scan.root, local_roots)
         index = SourceIndex(scan, layout.kustomize_files, layout.roots)
         sets: list[tuple[ManifestSet, str | None]] = []
         for item in renders:
@@ -434,6 +466,15 @@ def rules(scan: Any, settings: Any) -> list[Rule]:
                 hint="install kubectl 1.27 or newer",
             )
             return
+        for root, url in sorted(layout.remote_roots.items()):
+            yield RENDER.result(
+                f"{root or '.'} includes the remote resource {url}, so it was not "
+                "rendered or checked (predeploy runs offline)",
+                file=root or ".",
+                status=WARN,
+                hint="vendor the remote resource into the repository, or check this "
+                "overlay where the network is allowed",
+            )
         for item in _render_sets(scan, settings, layout)["renders"]:
             if item.error is not None:
                 folder = item.folder or "."
