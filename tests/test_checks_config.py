@@ -80,6 +80,9 @@ def test_json_reader_rejects_unclosed_comment() -> None:
         ("Url", "https://db.example.test/x", False),
         ("Key", "-----BEGIN RSA PRIVATE KEY-----\nMIIE", True),
         ("Greeting", "hello", False),
+        ("ENABLE_TOKEN", "true", False),
+        ("TOKEN_COUNT", "1", False),
+        ("DB_PASSWORD", "abc", False),
     ],
     ids=[
         "password",
@@ -94,6 +97,9 @@ def test_json_reader_rejects_unclosed_comment() -> None:
         "url-plain",
         "private-key",
         "harmless",
+        "flag-word",
+        "short-number",
+        "too-short",
     ],
 )
 def test_find_secret_table(key: str, value: str, flagged: bool) -> None:

@@ -81,6 +81,23 @@ URL_PASSWORD = re.compile(
 )
 
 
+# Values of secret-named keys that are switches, not secrets (ENABLE_TOKEN=true).
+FLAG_WORDS = {
+    "true",
+    "false",
+    "yes",
+    "no",
+    "on",
+    "off",
+    "none",
+    "null",
+    "enabled",
+    "disabled",
+    "required",
+    "optional",
+}
+
+
 @dataclass(frozen=True)
 class SecretMatch:
     """Why a value is a secret, and the value masked for display."""
@@ -149,6 +166,12 @@ def find_secret(
     for reason, pattern in CONTENT_PATTERNS:
         if pattern.search(text):
             return SecretMatch(f"{reason}", mask_value(text))
-    if key is not None and is_secret_key(key, extra) and not is_placeholder(text):
+    if (
+        key is not None
+        and is_secret_key(key, extra)
+        and not is_placeholder(text)
+        and len(text) >= 4
+        and text.lower() not in FLAG_WORDS
+    ):
         return SecretMatch(f"key {key} holds a literal value", mask_value(text))
     return None
