@@ -97,9 +97,8 @@ def test_sync_all_writes_every_open_issue(upstream: FakeGitHub,
     assert numbers == list(range(1, 131))
     assert "130 issue(s) updated" in output
     assert len(upstream.requests_to(ISSUES_PATH)) == 2
-    for number in (1, 65, 130):
-        record = json.loads((folder / str(number) / "metadata.json").read_text())
-        jsonschema.validate(record, SCHEMA)
+    for path in folder.glob("*/metadata.json"):
+        jsonschema.validate(json.loads(path.read_text(encoding="utf-8")), SCHEMA)
 
 
 def test_sync_all_creates_no_branch(upstream: FakeGitHub, git_repo: Path) -> None:
@@ -145,6 +144,7 @@ def test_resync_updates_changed_and_closed(upstream: FakeGitHub,
                              for f in ("ISSUE.md", "metadata.json"))
     assert "2 issue(s) updated" in output
     closed = json.loads((folder / "6" / "metadata.json").read_text())
+    jsonschema.validate(closed, SCHEMA)
     assert closed["status"] == "closed"
     assert "Renamed upstream" in note.read_text()
     assert "Person's note." in note.read_text()
