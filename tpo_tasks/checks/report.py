@@ -49,7 +49,10 @@ def text_report(
     lines: list[str] = []
     for group, items in by_group(results):
         lines.append(GROUP_TITLES.get(group, group))
-        shown = sorted(items, key=lambda item: SEVERITY[item.status])
+        shown = sorted(
+            items,
+            key=lambda item: (SEVERITY[item.status], item.file or "", item.line or 0),
+        )
         passed = []
         for item in shown:
             if item.status == PASS and not verbose:
@@ -68,6 +71,7 @@ def text_report(
                     width=88,
                     initial_indent="  PASS   ",
                     subsequent_indent="         ",
+                    break_on_hyphens=False,
                 )
             )
         lines.append("")

@@ -173,5 +173,5 @@ def find_secret(
         and len(text) >= 4
         and text.lower() not in FLAG_WORDS
     ):
-        return SecretMatch(f"key {key} holds a literal value", mask_value(text))
+        return SecretMatch("a literal value", mask_value(text))
     return None
