@@ -326,3 +326,23 @@ def test_dockerignore_uses_service_build_context(tmp_path: Path) -> None:
         tmp_path, ["docker/Dockerfile"], {"docker/Dockerfile": "."}
     )
     assert [f.id for f in found] == ["docker.dockerignore-missing"]
+
+
+def test_platform_flag_does_not_hide_image() -> None:
+    text = "FROM --platform=$BUILDPLATFORM golang AS build\nFROM scratch\n" + GOOD_TAIL
+    assert lines_of(text, "docker.base-untagged") == [1]
+
+
+def test_two_heredocs_on_one_line() -> None:
+    parsed = parse_dockerfile(
+        "FROM a:1\nCOPY <<one <<two /dest/\nfirst\none\nsecond\ntwo\nUSER 1\n"
+    )
+    assert parsed.issues == []
+    assert parsed.instructions[1].heredocs == ["first", "second"]
+    assert [i.keyword for i in parsed.instructions] == ["FROM", "COPY", "USER"]
+
+
+def test_quoted_heredoc_terminator() -> None:
+    parsed = parse_dockerfile('FROM a:1\nRUN <<"END" bash\necho $HOME\nEND\nUSER 1\n')
+    assert parsed.issues == []
+    assert parsed.instructions[1].heredocs == ["echo $HOME"]
