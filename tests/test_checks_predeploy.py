@@ -370,3 +370,13 @@ def test_version_files_behind_tag_fail(git_repo: Path) -> None:
     _, data = predeploy_json(git_repo)
     agree = [r for r in data["results"] if r["id"] == "release.versions-agree"]
     assert [r["status"] for r in agree] == ["fail"]
+
+
+def test_confirmations_file_does_not_dirty_tree(git_repo: Path) -> None:
+    confirmed = run_tpo("checks.confirm", "repo.tests", cwd=git_repo)
+    assert confirmed.returncode == 0, confirmed.stderr
+    assert (git_repo / ".tpo" / "confirmations.json").is_file()
+    _, data = predeploy_json(git_repo)
+    statuses = {r["id"]: r["status"] for r in data["results"]}
+    assert statuses["repo.clean-tree"] == "pass"
+    assert statuses["repo.tests"] == "pass"

@@ -31,7 +31,7 @@ TESTS = register(
 def check_clean_tree(root: Any) -> Iterator[CheckResult]:
     from ..git import run_git
 
-    output = run_git(root, "status", "--porcelain", "--untracked-files=normal").stdout
+    output = run_git(root, "status", "--porcelain", "--untracked-files=all").stdout
     changed = [
         line[3:]
         for line in output.splitlines()
