@@ -404,7 +404,9 @@ def _render_sets(scan: Any, settings: Any, layout: KubeLayout) -> dict[str, Any]
             label = item.folder or "."
             try:
                 documents = parse_documents(item.text, label)
-            except YamlSyntaxError:
+            except YamlSyntaxError as exc:
+                # k8s.render reports it: kustomize printed text that is not YAML.
+                item.error = f"the rendered output is not valid YAML: {exc.message}"
                 continue
             sets.append(
                 (
