@@ -275,6 +275,27 @@ def test_progress_deadline_fails_fast(fake_kube: FakeKube, tmp_path: Path) -> No
     assert time.monotonic() - started < 20
 
 
+@pytest.mark.parametrize("kind", ["StatefulSet", "DaemonSet"], ids=["sts", "ds"])
+def test_fault_stalls_other_workloads(
+    fake_kube: FakeKube, tmp_path: Path, kind: str
+) -> None:
+    fake_kube.add_fault(Fault(mode="never-ready", kind=kind))
+    workload = deployment("db")
+    workload["kind"] = kind
+    if kind == "DaemonSet":
+        del workload["spec"]["replicas"]
+    apply(write_manifests(tmp_path / "db.yaml", [workload]))
+
+    status = kubectl(
+        "rollout", "status", "-n", NAMESPACE, f"{kind.lower()}/db", "--timeout=1s"
+    )
+
+    pods = get_json("-n", NAMESPACE, "pods", "-l", "app=db")["items"]
+    assert status.returncode == 1
+    assert "timed out" in status.stderr
+    assert pods[0]["status"]["containerStatuses"][0]["ready"] is False
+
+
 def test_fault_shows_crashing_pods(fake_kube: FakeKube, tmp_path: Path) -> None:
     fake_kube.add_fault(Fault(mode="never-ready", name="web"))
     apply(write_manifests(tmp_path / "app.yaml", app_manifests()))
