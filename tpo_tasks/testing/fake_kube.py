@@ -291,11 +291,10 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
     fake: FakeKube
 
-    def server_bind(self) -> None:
-        if ":" in str(self.server_address[0]):
+    def __init__(self, address: tuple[str, int], handler: type[_Handler]) -> None:
+        if ":" in address[0]:
             self.address_family = socket.AF_INET6
-            self.socket = socket.socket(self.address_family, self.socket_type)
-        super().server_bind()
+        super().__init__(address, handler)
 
 
 class _Handler(BaseHTTPRequestHandler):
