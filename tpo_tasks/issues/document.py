@@ -77,13 +77,14 @@ def context(metadata: Mapping[str, Any], *, author: str | None, repo: str
         "description": markers.escape_markers(metadata["description"].rstrip()),
         "acceptance_criteria": [markers.escape_markers(one_line(item))
                                 for item in metadata["acceptance_criteria"]],
-        "components": [one_line(name) for name in metadata["components"]],
+        "components": [markers.escape_markers(one_line(name))
+                       for name in metadata["components"]],
         "blocked_by": _refs(dependencies["blocked_by"]),
         "blocks": _refs(dependencies["blocks"]),
         "priority": metadata["priority"],
         "effort": effort_text,
         "related": related,
-        "author": one_line(author) or "ghost",  # GitHub's name for deleted users
+        "author": markers.escape_markers(one_line(author)) or "ghost",
         "repo": repo,
         "repo_url": f"https://github.com/{repo}",
     }

@@ -41,7 +41,7 @@ def split_regions(text: str) -> list[tuple[str | None, str]]:
     current: str | None = None
     seen: set[str] = set()
     for number, line in enumerate(text.splitlines(keepends=True), start=1):
-        match = MARKER.match(line.rstrip("\r\n"))
+        match = MARKER.match(line.rstrip("\r\n")) if line.startswith("<!--") else None
         if not match:
             (inside if current else gap).append(line)
             continue

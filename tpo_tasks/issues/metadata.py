@@ -252,8 +252,14 @@ def build_metadata(issue: Mapping[str, Any], *, repo: str, branch: str | None,
 
 
 def encode(metadata: Mapping[str, Any]) -> str:
-    """Return the JSON text written to ``metadata.json`` (UTF-8, 2-space indent)."""
-    return json.dumps(metadata, indent=2, ensure_ascii=False) + "\n"
+    """Return the JSON text written to ``metadata.json``: one top-level key a line.
+
+    Nested values stay on their key's line. Unlike ``indent=2``, this keeps
+    Python's C encoder, which matters when thousands of records are written.
+    """
+    lines = [f"  {json.dumps(str(key))}: {json.dumps(value, ensure_ascii=False)}"
+             for key, value in metadata.items()]
+    return "{\n" + ",\n".join(lines) + "\n}\n"
 
 
 def same_except_sync_time(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
