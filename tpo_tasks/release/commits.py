@@ -69,7 +69,7 @@ def parse_message(sha: str, message: str, parents: Iterable[str] = ()) -> Commit
     match = _HEADER.match(subject.strip())
     if match is None:
         return Commit(sha=sha, subject=subject, body=body, parents=tuple(parents))
-    footer = _BREAKING_FOOTER.search(body)
+    footer = _BREAKING_FOOTER.search(body) if "BREAKING" in body else None
     note = None
     if footer is not None:
         note = footer.group("note").strip() or None
@@ -106,7 +106,9 @@ def cancel_reverts(commits: list[Commit]) -> list[Commit]:
     by_subject: dict[str, str] = {}
     cancelled: dict[str, str] = {}  # revert sha -> the sha it removed
     for commit in commits:
-        target = _revert_target(commit, [*active, *cancelled], by_subject)
+        target = None
+        if _REVERT_SUBJECT.match(commit.subject):
+            target = _revert_target(commit, active, cancelled, by_subject)
         if target in active:
             active.pop(target)
             cancelled[commit.sha] = target
@@ -121,20 +123,24 @@ def cancel_reverts(commits: list[Commit]) -> list[Commit]:
     return sorted(active.values(), key=lambda item: order[item.sha])
 
 
-def _revert_target(commit: Commit, candidates: list[str],
-                   by_subject: dict[str, str]) -> str | None:
-    """Return the sha among ``candidates`` that ``commit`` reverts, or None."""
+def _revert_target(commit: Commit, active: dict[str, Commit],
+                   cancelled: dict[str, str], by_subject: dict[str, str]
+                   ) -> str | None:
+    """Return the sha of the active commit or cancelling revert that ``commit``
+    reverts, or None."""
     subject_match = _REVERT_SUBJECT.match(commit.subject)
     if subject_match is None:
         return None
     sha_match = _REVERTS_SHA.search(commit.body)
     if sha_match is not None:
         prefix = sha_match.group("sha")
-        for sha in candidates:
+        if prefix in active or prefix in cancelled:
+            return prefix
+        for sha in (*active, *cancelled):
             if sha.startswith(prefix):
                 return sha
     target = by_subject.get(subject_match.group("subject"))
-    return target if target in candidates else None
+    return target if target in active or target in cancelled else None
 
 
 def classify_reverts(commits: list[Commit]) -> list[Commit]:
