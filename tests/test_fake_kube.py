@@ -20,7 +20,13 @@ from support.services import (
 )
 
 from tpo_tasks.testing import kube_merge
-from tpo_tasks.testing.fake_kube import FakeClusters, FakeKube, Fault, write_kubeconfig
+from tpo_tasks.testing.fake_kube import (
+    FakeClusters,
+    FakeKube,
+    Fault,
+    InjectedError,
+    write_kubeconfig,
+)
 
 NAMESPACE = "tally"
 DIGEST_A = "sha256:" + "a" * 64
@@ -388,6 +394,42 @@ def test_fault_parses_flag_text(text: str, expected: Fault) -> None:
 def test_fault_rejects_bad_text(text: str) -> None:
     with pytest.raises(ValueError):
         Fault.parse(text)
+
+
+def test_injected_error_fails_one_write(fake_kube: FakeKube, tmp_path: Path) -> None:
+    fake_kube.inject(
+        InjectedError(
+            status=500,
+            method="PATCH",
+            path_prefix=f"/api/v1/namespaces/{NAMESPACE}/configmaps",
+            message="etcd is on fire",
+        )
+    )
+
+    applied = apply(write_manifests(tmp_path / "app.yaml", app_manifests()))
+
+    assert applied.returncode == 1
+    assert "etcd is on fire" in applied.stderr
+    assert fake_kube.get("v1", "ConfigMap", "web-config", namespace=NAMESPACE) is None
+    assert fake_kube.get("v1", "Service", "web", namespace=NAMESPACE) is not None
+    assert fake_kube.errors == []
+
+
+def test_injected_drop_breaks_connection(fake_kube: FakeKube, tmp_path: Path) -> None:
+    # kubectl retries a GET after a dropped connection but not a PATCH.
+    request = urllib.request.Request(
+        f"{fake_kube.url}/_fake/errors",
+        method="POST",
+        data=json.dumps({"status": 0, "method": "PATCH", "times": None}).encode(),
+    )
+    with urllib.request.urlopen(request, timeout=5) as response:
+        assert response.status == 201
+
+    applied = apply(write_manifests(tmp_path / "app.yaml", app_manifests()))
+
+    assert applied.returncode == 1
+    assert "Unable to connect to the server: EOF" in applied.stderr
+    assert fake_kube.objects("apps/v1", "Deployment") == []
 
 
 # -------------------------------------------------------------------------------------

@@ -49,6 +49,13 @@ after ``after`` seconds. Set them with ``add_fault``, the ``--fault`` flag
 or over HTTP: ``POST /_fake/faults`` with a JSON object of the same fields,
 ``GET /_fake/faults``, ``DELETE /_fake/faults``.
 
+Injected errors (see :class:`InjectedError`): ``kube.inject(InjectedError(status=500,
+method="PATCH", path_prefix="/api/v1/namespaces/tally/configmaps", times=1))`` makes
+the next matching request fail with that status and a ``Status`` body; status 0
+drops the connection, None with ``delay`` serves a slow response. Over HTTP:
+``POST /_fake/errors`` (JSON object of the same fields), ``GET``/``DELETE
+/_fake/errors``.
+
 Request log: every request (control endpoints under ``/_fake/`` excepted) is
 recorded as a :class:`RecordedRequest` with method, path, query, lower-case
 headers, body size, body and response status. Over HTTP, ``GET /_fake/requests``
@@ -82,7 +89,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -98,6 +105,7 @@ __all__ = [
     "FakeClusters",
     "FakeKube",
     "Fault",
+    "InjectedError",
     "RecordedRequest",
     "start_clusters",
     "write_kubeconfig",
@@ -152,6 +160,48 @@ class RecordedRequest:
         }
 
 
+REASONS = {
+    400: "BadRequest",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "NotFound",
+    409: "Conflict",
+    422: "Invalid",
+    429: "TooManyRequests",
+    500: "InternalError",
+    503: "ServiceUnavailable",
+    504: "Timeout",
+}
+
+
+@dataclass
+class InjectedError:
+    """Make the next matching requests fail, respond late, or drop the connection.
+
+    ``status`` is the HTTP status of the ``Status`` error returned, 0 to close the
+    connection without a response, or None to serve the normal response after
+    ``delay`` seconds. ``method`` (None: any) and ``path_prefix`` select requests;
+    ``times`` is how many requests it affects (None: until cleared).
+    """
+
+    status: int | None = 500
+    method: str | None = None
+    path_prefix: str = ""
+    times: int | None = 1
+    delay: float = 0.0
+    message: str = "injected error"
+
+    def matches(self, method: str, path: str) -> bool:
+        """Return whether this error applies to a request."""
+        if self.method is not None and self.method.upper() != method:
+            return False
+        return path.startswith(self.path_prefix)
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the injection as a JSON object."""
+        return asdict(self)
+
+
 class FakeKube:
     """One fake cluster: an HTTP server on a thread, its store and controllers."""
 
@@ -179,6 +229,7 @@ class FakeKube:
         for fault in faults:
             self.controller.add_fault(fault)
         self.requests: list[RecordedRequest] = []
+        self.errors: list[InjectedError] = []
         self._requests_lock = threading.Lock()
         self._stopping = threading.Event()
         self._server = _Server((host, port), _Handler)
@@ -231,6 +282,30 @@ class FakeKube:
     def faults(self) -> list[Fault]:
         """The active faults."""
         return list(self.controller.faults)
+
+    # -- injected errors --------------------------------------------------------
+    def inject(self, error: InjectedError) -> InjectedError:
+        """Apply ``error`` to the next matching requests; return it."""
+        with self._requests_lock:
+            self.errors.append(error)
+        return error
+
+    def clear_errors(self) -> None:
+        """Remove every injected error."""
+        with self._requests_lock:
+            self.errors.clear()
+
+    def take_error(self, method: str, path: str) -> InjectedError | None:
+        """Return and count down the first injected error matching a request."""
+        with self._requests_lock:
+            for error in self.errors:
+                if error.matches(method, path):
+                    if error.times is not None:
+                        error.times -= 1
+                        if error.times <= 0:
+                            self.errors.remove(error)
+                    return error
+        return None
 
     # -- request log ------------------------------------------------------------
     def record(self, request: RecordedRequest) -> None:
@@ -341,6 +416,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self.body = self.rfile.read(length) if length else b""
         try:
+            if not self.url_path.startswith("/_fake/") and self._inject_error():
+                return
             self._route()
         except ApiError as error:
             self._send_error(error)
@@ -351,6 +428,22 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_error(ApiError(500, "InternalError", f"internal error: {error}"))
         finally:
             self._record()
+
+    def _inject_error(self) -> bool:
+        """Serve an injected error; return True when the request is answered."""
+        error = self.fake.take_error(self.command, self.url_path)
+        if error is None:
+            return False
+        time.sleep(error.delay)
+        if error.status is None:
+            return False
+        if error.status == 0:
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return True
+        reason = REASONS.get(error.status, "InternalError")
+        self._send_error(ApiError(error.status, reason, error.message))
+        return True
 
     def _record(self) -> None:
         if self.recorded or self.url_path.startswith("/_fake/"):
@@ -862,6 +955,19 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(201, fault.to_json())
         elif target == "faults" and self.command == "DELETE":
             self.fake.clear_faults()
+            self._send_json(200, [])
+        elif target == "errors" and self.command == "GET":
+            with self.fake._requests_lock:
+                errors = [e.to_json() for e in self.fake.errors]
+            self._send_json(200, errors)
+        elif target == "errors" and self.command == "POST":
+            try:
+                error = InjectedError(**self._json_body())
+            except TypeError as problem:
+                raise ApiError(400, "BadRequest", f"invalid error: {problem}") from None
+            self._send_json(201, self.fake.inject(error).to_json())
+        elif target == "errors" and self.command == "DELETE":
+            self.fake.clear_errors()
             self._send_json(200, [])
         elif target == "objects" and self.command == "GET":
             with self.fake.store.changed:
