@@ -161,3 +161,19 @@ def test_commit_heading_and_entry(message: str, heading: str | None,
     assert changelog.heading_for(commit) == heading
     if entry is not None:
         assert changelog.entry_for(commit) == entry
+
+
+def test_safety_check_catches_a_changed_released_entry() -> None:
+    text = (DATA / "handwritten.md").read_text()
+    before = changelog.parse(text)
+    after = text.replace("- Faster start-up.", "- Faster start.")
+    with pytest.raises(ChangelogFormatError, match="released section 1.1.0"):
+        changelog.check_released_kept(before, after)
+
+
+def test_safety_check_catches_a_lost_released_section() -> None:
+    text = (DATA / "handwritten.md").read_text()
+    before = changelog.parse(text)
+    after = text.split("## [1.1.0]")[0]
+    with pytest.raises(ChangelogFormatError, match="released section 1.1.0"):
+        changelog.check_released_kept(before, after)

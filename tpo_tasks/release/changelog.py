@@ -1,10 +1,10 @@
 """Keep a Changelog 1.1.0 files: parse, add entries, cut a release, render from history.
 
-:func:`parse` returns a :class:`Changelog` whose sections carry 1-based line numbers;
-it raises :class:`ChangelogFormatError` (exit 4, the file is left alone) for a file
-that is not in Keep a Changelog form, including two ``Unreleased`` sections, which
-it reports with both line numbers. Edits splice lines, so every line outside the
-sections being changed keeps its bytes, and :func:`check_release` re-parses the
+:func:`parse` returns a :class:`Changelog` whose sections carry 1-based line numbers.
+It raises :class:`ChangelogFormatError` (exit 4, the file is left alone) for a file
+that is not in Keep a Changelog form; two ``Unreleased`` sections are reported with
+both line numbers. Edits splice lines, so every line outside the changed sections
+keeps its bytes. :func:`check_release` and :func:`check_released_kept` re-parse the
 result to prove that no released entry was lost.
 
 The checks namespace relies on :func:`parse` and :meth:`Changelog.section`.
@@ -212,7 +212,7 @@ def split_groups(body: list[str]) -> tuple[list[str], list[Group]]:
     """Split section body lines into free text and ``### Heading`` groups of entries.
 
     An entry starts at a ``-``, ``*`` or ``+`` bullet and runs until a blank line,
-    the next bullet or the next heading; its lines are kept as written.
+    the next bullet or the next heading. Its lines are kept as written.
     """
     preamble: list[str] = []
     groups: list[Group] = []
@@ -390,7 +390,7 @@ def add_unreleased(log: Changelog, new: list[Group]) -> tuple[str, int]:
 
 @dataclass(frozen=True)
 class Links:
-    """How compare links are built: ``repo_url`` None leaves the links alone."""
+    """Compare link settings: with ``repo_url`` None the links are left alone."""
 
     repo_url: str | None
     tag_format: str
@@ -479,11 +479,20 @@ def check_release(before: Changelog, after_text: str, version: str,
     if after.section(version) is None:
         raise ChangelogFormatError(
             f"{path}: the release did not add a {version} section")
+    check_released_kept(before, after_text, path)
+    return after
+
+
+def check_released_kept(before: Changelog, after_text: str,
+                        path: str = "CHANGELOG.md") -> Changelog:
+    """Re-parse ``after_text`` and check that every released section of ``before``
+    is still there with the same lines; raise ChangelogFormatError otherwise."""
+    after = parse(after_text, path)
     for item in before.released:
         kept = after.section(item.title)
         if kept is None or after.body(kept) != before.body(item):
             raise ChangelogFormatError(
-                f"{path}: the release would change the released section {item.title}; "
+                f"{path}: the edit would change the released section {item.title}; "
                 "nothing was written")
     return after
 

@@ -10,9 +10,9 @@ Rules:
   ``BREAKING-CHANGE:`` footer marks a breaking change.
 - A merge commit whose subject is not conventional (``Merge branch 'x'``) is skipped
   and not counted, because the commits it merges are read on their own.
-- ``Revert "feat: x"`` whose ``This reverts commit <sha>`` (or subject) names a commit
-  in the same range removes both; a revert of an older, released commit stays as a
-  ``revert`` change.
+- ``Revert "feat: x"`` removes itself and the commit it names (by ``This reverts
+  commit <sha>``, else by subject) when that commit is in the same range. A revert
+  of an older, released commit stays as a ``revert`` change.
 """
 
 import os

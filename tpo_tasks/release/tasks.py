@@ -196,6 +196,7 @@ def changelog(c: Context, dry_run: bool = False, from_history: bool = False) -> 
         log = changelogs.parse(text, release_settings.changelog)
         new_text, added = changelogs.add_unreleased(
             log, changelogs.entries_from(state.commits))
+        changelogs.check_released_kept(log, new_text, release_settings.changelog)
         since = state.last_tag.name if state.last_tag else "the first commit"
         summary = (f"added {added} entries since {since} to "
                    f"{release_settings.changelog}" if added else
