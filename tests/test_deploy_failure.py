@@ -3,6 +3,7 @@ and secrets: one scenario against fake clusters, checked step by step."""
 
 import base64
 import json
+import os
 import subprocess
 import tempfile
 import threading
@@ -54,14 +55,16 @@ def create_lease(run: Scenario, owner: str, started: datetime, ttl: int) -> None
 
 
 def files_containing(folder: Path, text: str, since: float) -> list[Path]:
+    """Files under ``folder`` changed since ``since`` that contain ``text``."""
     found = []
-    for path in folder.rglob("*"):
-        try:
-            if path.is_file() and path.stat().st_mtime >= since and (
-                    text.encode() in path.read_bytes()):
-                found.append(path)
-        except OSError:
-            continue
+    for directory, _, names in os.walk(folder, onerror=lambda error: None):
+        for name in names:
+            path = Path(directory, name)
+            try:
+                if path.stat().st_mtime >= since and text.encode() in path.read_bytes():
+                    found.append(path)
+            except OSError:
+                continue  # removed meanwhile by another process, or unreadable
     return found
 
 
@@ -95,15 +98,13 @@ def run(tmp_path_factory: pytest.TempPathFactory,
 
             staging.clear_faults()
             s.project.write_config(notify_url=url, history_limit=3)
-            s.run("capped", "deploy.staging")
-            s.run("capped_history", "deploy.history", "staging", "--json")
-
             create_lease(s, "alice", datetime.now(UTC), 900)
             s.run("locked", "deploy.staging")
             s.run("unlock", "deploy.unlock", "staging")
             s.run("unlocked_again", "deploy.unlock", "staging")
             create_lease(s, "bob", datetime.now(UTC) - timedelta(hours=2), 60)
             s.run("takeover", "deploy.staging")
+            s.run("capped_history", "deploy.history", "staging", "--json")
             s.lease_after = staging.get(  # type: ignore[attr-defined]
                 "coordination.k8s.io/v1", "Lease", "tpo-deploy-lock", namespace="demo")
 

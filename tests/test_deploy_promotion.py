@@ -26,8 +26,7 @@ def run(tmp_path_factory: pytest.TempPathFactory,
         project = s.project
         s.run("dev", "deploy.dev")
         s.run("staging", "deploy.staging")
-        s.run("staging_again", "deploy.staging")
-        s.run("staging_forced", "deploy.staging", "--force-conflicts")
+        s.run("staging_again", "deploy.staging", "--force-conflicts")
         s.run("history", "deploy.history", "staging", "--json")
         s.run("status", "deploy.status", "staging", "--json")
         s.run("diff_same", "deploy.diff", "staging")
@@ -88,8 +87,8 @@ def applied(step_: Step, context: str) -> list:
             and r.param("dryRun") is None]
 
 
-@pytest.mark.parametrize("name", ["dev", "staging", "staging_again",
-                                  "staging_forced", "prod", "rollback"])
+@pytest.mark.parametrize("name", ["dev", "staging", "staging_again", "prod",
+                                  "rollback"])
 def test_step_succeeds(run: Scenario, name: str) -> None:
     assert step(run, name).returncode == 0, step(run, name).stderr
 
@@ -137,14 +136,14 @@ def test_rollout_waits_are_bounded(run: Scenario) -> None:
 
 
 def test_apply_is_server_side_as_tpo_tasks(run: Scenario) -> None:
-    patches = applied(step(run, "staging_again"), "staging")
+    patches = applied(step(run, "staging"), "staging")
     assert patches
     assert all(r.param("fieldManager") == "tpo-tasks" for r in patches)
     assert all(r.param("force") in (None, "false") for r in patches)
 
 
 def test_force_conflicts_only_when_asked(run: Scenario) -> None:
-    patches = applied(step(run, "staging_forced"), "staging")
+    patches = applied(step(run, "staging_again"), "staging")
     assert any(r.param("force") == "true" for r in patches)
 
 

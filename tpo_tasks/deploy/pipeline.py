@@ -331,9 +331,27 @@ def check_health(urls: tuple[str, ...], attempts: int = 5,
     return None
 
 
-def postdeploy_failure(plan_env: Any, settings: Any) -> str | None:
-    """Run the post-deploy checks; return the first failure or None."""
-    return check_health(plan_env.health)
+def postdeploy_failure(env: Any, settings: Any) -> str | None:
+    """Run the checks namespace's post-deploy checks; return the failures or None.
+
+    Findings other than pass and skip are printed; only ``fail`` and ``error``
+    count as a failed deploy (a warning such as a restarted container does not).
+    Check ids in ``tpo.checks.skip`` are skipped here too.
+    """
+    try:
+        from ..checks.postdeploy import postdeploy_rules
+        from ..checks.results import run_rules
+    except ImportError:
+        return check_health(env.health)
+    results = run_rules(postdeploy_rules(settings, env), skip=settings.checks.skip)
+    for item in results:
+        if item.status not in ("pass", "skip"):
+            info(f"{item.status}  {item.id}  {item.message}")
+    failed = [item for item in results if item.status in ("fail", "error")]
+    if not failed:
+        return None
+    return "post-deploy checks failed: " + "; ".join(
+        f"{item.id}: {item.message}" for item in failed)
 
 
 def _wait_and_check(kubectl: Kubectl, workloads: list[tuple[str, str]], env: Any,
