@@ -177,8 +177,8 @@ def test_post_is_not_retried_on_server_error(fake: FakeGitHub) -> None:
 
 
 def test_timeout_retries_then_succeeds(fake: FakeGitHub) -> None:
-    fake.inject(None, path=ISSUES, delay=1.5)
-    with connect(timeout=0.5) as client:
+    fake.inject(None, path=ISSUES, delay=3.0)
+    with connect(timeout=1.0) as client:
         items = client.request(ISSUES)
     assert len(items) == 30
 
