@@ -473,6 +473,37 @@ def test_diff_shows_missing_object(fake_kube: FakeKube, tmp_path: Path) -> None:
     assert kubectl("get", "-n", NAMESPACE, "cm/web-config").returncode == 1
 
 
+def typo_deployment() -> dict:
+    workload = deployment()
+    workload["spec"]["replica"] = 3
+    return workload
+
+
+def test_strict_validation_rejects_typo(fake_kube: FakeKube, tmp_path: Path) -> None:
+    manifests = write_manifests(tmp_path / "typo.yaml", [typo_deployment()])
+
+    applied = apply(manifests)
+    created = kubectl("create", "-f", str(manifests))
+
+    assert applied.returncode == 1
+    assert ".spec.replica: field not declared in schema" in applied.stderr
+    assert created.returncode == 1
+    assert 'strict decoding error: unknown field "spec.replica"' in created.stderr
+    assert fake_kube.objects("apps/v1", "Deployment") == []
+
+
+def test_warn_validation_drops_typo(fake_kube: FakeKube, tmp_path: Path) -> None:
+    manifests = write_manifests(tmp_path / "typo.yaml", [typo_deployment()])
+
+    applied = apply(manifests, "--validate=warn")
+
+    stored = fake_kube.get("apps/v1", "Deployment", "web", namespace=NAMESPACE)
+    assert applied.returncode == 0, applied.stderr
+    assert 'Warning: unknown field "spec.replica"' in applied.stderr
+    assert stored is not None
+    assert "replica" not in stored["spec"]
+
+
 def test_apply_conflict_needs_force(fake_kube: FakeKube, tmp_path: Path) -> None:
     apply(write_manifests(tmp_path / "app.yaml", app_manifests()))
     other = write_manifests(

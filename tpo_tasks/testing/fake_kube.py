@@ -73,7 +73,8 @@ newline-delimited JSON events, ``resourceVersion``, ``timeoutSeconds``), POST,
 PUT (``resourceVersion`` checked when sent), PATCH (apply, merge, strategic and
 JSON patch; ``fieldManager``, ``force``, ``dryRun=All``), DELETE (with owner
 garbage collection) and DELETE on a collection, plus ``status`` subresources and
-``pods/log``. ``kubectl get`` receives server-side tables.
+``pods/log``. ``kubectl get`` receives server-side tables. Writes are checked for
+unknown fields as ``fieldValidation`` asks (see :mod:`tpo_tasks.testing.kube_schema`).
 """
 
 from __future__ import annotations
@@ -96,7 +97,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from tpo_tasks.testing import kube_merge, kube_resources
+from tpo_tasks.testing import kube_merge, kube_resources, kube_schema
 from tpo_tasks.testing.kube_resources import BY_KIND, Resource, find_resource
 from tpo_tasks.testing.kube_rollout import Fault, RolloutController
 from tpo_tasks.testing.kube_store import ApiError, Store, WatchEvent, matches
@@ -406,6 +407,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.query = parse_qs(parts.query, keep_blank_values=True)
         self.status_sent = 0
         self.recorded = False
+        self.warnings: list[str] = []
         length = int(self.headers.get("Content-Length") or 0)
         if length > MAX_BODY_BYTES:
             self.body = b""
@@ -479,6 +481,9 @@ class _Handler(BaseHTTPRequestHandler):
     def _send(self, code: int, body: bytes, content_type: str) -> None:
         self.status_sent = code
         self.send_response(code)
+        for warning in self.warnings:
+            escaped = warning.replace("\\", "\\\\").replace('"', '\\"')
+            self.send_header("Warning", f'299 - "{escaped}"')
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Cache-Control", "no-cache, private")
@@ -522,6 +527,53 @@ class _Handler(BaseHTTPRequestHandler):
             raise ApiError(
                 400, "BadRequest", f"invalid request body: {error}"
             ) from None
+
+    def _object_body(self, resource: Resource, write: str) -> Any:
+        """Return the request body, checked as ``fieldValidation`` asks.
+
+        Without the parameter the API server warns (its default since Kubernetes
+        1.27); kubectl sends ``Strict`` unless run with ``--validate``.
+        """
+        body = self._json_body()
+        mode = self._param("fieldValidation") or "Warn"
+        if mode not in ("Strict", "Warn", "Ignore"):
+            raise ApiError(
+                400,
+                "BadRequest",
+                f'invalid fieldValidation "{mode}"; use Strict, Warn or Ignore',
+            )
+        if mode == "Ignore" or write == "json" or not isinstance(body, dict):
+            return body
+        unknown = [
+            path
+            for path in kube_schema.unknown_fields({"kind": resource.kind, **body})
+            if not path.rsplit(".", 1)[-1].startswith("$")
+        ]
+        if not unknown:
+            return body
+        if mode == "Warn":
+            self.warnings.extend(f'unknown field "{path}"' for path in unknown)
+            kube_schema.drop_fields(body, unknown)
+            return body
+        if write == "apply":
+            metadata = body.get("metadata") or {}
+            target = f"{metadata.get('namespace', '')}/{metadata.get('name', '')}"
+            raise ApiError(
+                400,
+                "BadRequest",
+                f"failed to create typed patch object ({target}; "
+                f"{resource.api_version}, Kind={resource.kind}): "
+                + ", ".join(
+                    f".{path}: field not declared in schema" for path in unknown
+                ),
+            )
+        raise ApiError(
+            400,
+            "BadRequest",
+            f'{resource.kind} in version "{resource.version}" cannot be handled as a '
+            f"{resource.kind}: strict decoding error: "
+            + ", ".join(f'unknown field "{path}"' for path in unknown),
+        )
 
     def _manager(self, default: str) -> str:
         manager = self._param("fieldManager")
@@ -658,7 +710,7 @@ class _Handler(BaseHTTPRequestHandler):
             created = store.create(
                 resource,
                 namespace or "",
-                self._json_body(),
+                self._object_body(resource, "create"),
                 self._manager("unknown"),
                 dry_run=self._dry_run(),
             )
@@ -739,7 +791,7 @@ class _Handler(BaseHTTPRequestHandler):
                 resource,
                 namespace,
                 name,
-                self._json_body(),
+                self._object_body(resource, "update"),
                 self._manager("unknown"),
                 dry_run=self._dry_run(),
                 subresource=subresource,
@@ -770,7 +822,7 @@ class _Handler(BaseHTTPRequestHandler):
                 namespace,
                 name,
                 patch_type,
-                self._json_body(),
+                self._object_body(resource, patch_type),
                 self._manager("unknown"),
                 force=force,
                 dry_run=self._dry_run(),
@@ -1210,11 +1262,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"fake_kube: error: {error}", file=sys.stderr)
         return 3
 
-    for name, fake in servers.items():
-        print(f"{name} {fake.url}", flush=True)
+    # Handlers go in before the URLs are printed: a caller may stop the server as
+    # soon as it has read them.
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
+    for name, fake in servers.items():
+        print(f"{name} {fake.url}", flush=True)
     while not stop.wait(0.5):
         pass
     for fake in servers.values():

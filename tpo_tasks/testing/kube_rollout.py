@@ -195,9 +195,13 @@ class RolloutController:
 
     # -- faults -----------------------------------------------------------------
     def add_fault(self, fault: Fault) -> None:
-        """Make rollouts that match ``fault`` fail from now on."""
+        """Make rollouts that match ``fault`` fail from now on.
+
+        The controller keeps a copy, so one fault given to several fake clusters
+        counts its ``times`` on each of them.
+        """
         with self._lock:
-            self.faults.append(fault)
+            self.faults.append(copy.deepcopy(fault))
 
     def clear_faults(self) -> None:
         """Remove every fault."""
