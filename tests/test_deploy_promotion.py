@@ -22,7 +22,10 @@ pytestmark = pytest.mark.docker
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory,
         module_services: object) -> Iterator[Scenario]:
-    with scenario(tmp_path_factory.mktemp("promotion"), module_services) as s:
+    tmp = tmp_path_factory.mktemp("promotion")
+    actions = {"GITHUB_OUTPUT": str(tmp / "github-output"),
+               "GITHUB_STEP_SUMMARY": str(tmp / "step-summary")}
+    with scenario(tmp, module_services, **actions) as s:
         project = s.project
         s.run("dev", "deploy.dev")
         s.run("staging", "deploy.staging")
@@ -257,3 +260,14 @@ def test_dry_run_outputs_plan(run: Scenario) -> None:
 
 def test_rendered_path_exists(run: Scenario) -> None:
     assert Path(step(run, "render").stdout.strip()).is_file()
+
+
+def test_actions_output_names_pinned_image(run: Scenario) -> None:
+    text = (run.project.root.parent / "github-output").read_text()
+    pinned = revisions(run, "history")[-1]["images"]["demo"]
+    assert f"image_demo={pinned}" in text.splitlines()
+
+
+def test_actions_summary_reports_each_deploy(run: Scenario) -> None:
+    text = (run.project.root.parent / "step-summary").read_text()
+    assert "### deploy of production succeeded" in text

@@ -402,8 +402,11 @@ class Scenario:
 
 
 @contextlib.contextmanager
-def scenario(tmp: Path, services: Any) -> Iterator[Scenario]:
-    """Start fakes, make the demo project and a kubectl argv shim in ``tmp``."""
+def scenario(tmp: Path, services: Any, **extra_env: str) -> Iterator[Scenario]:
+    """Start fakes, make the demo project and a kubectl argv shim in ``tmp``.
+
+    ``extra_env`` is added to the environment the steps run with.
+    """
     servers: dict[str, FakeKube] = {}
     try:
         for name in ("dev", "staging", "prod"):
@@ -417,7 +420,8 @@ def scenario(tmp: Path, services: Any) -> Iterator[Scenario]:
         project.write_config()
         shim_dir, argv_log = make_kubectl_shim(tmp)
         env = clean_env(DOCKER_HOST=services.docker_host, DOCKER_BUILDKIT="0",
-                        PATH=f"{shim_dir}{os.pathsep}{os.environ['PATH']}")
+                        PATH=f"{shim_dir}{os.pathsep}{os.environ['PATH']}",
+                        **extra_env)
         yield Scenario(project, env, argv_log)
     finally:
         for server in servers.values():

@@ -121,6 +121,7 @@ def build_images(root: Path, settings: Any, services: list[Any], registry: str,
         }
     if records:
         record_builds(root, records)
+    if not dry_run:
         github_output({"version": version, "tag": tag, **{
             f"image_{name}": ref for name, ref in images.items()}})
     return images, built
