@@ -200,3 +200,18 @@ def test_failed_page_writes_nothing(upstream: FakeGitHub, git_repo: Path) -> Non
     done = run_tpo("issues.sync", "--repo", REPO, "--all", cwd=git_repo)
     assert done.returncode == 3
     assert not (git_repo / ".github").exists()
+
+
+def test_full_sync_marks_docs_of_closed_issues(upstream: FakeGitHub,
+                                               git_repo: Path) -> None:
+    sync_all(git_repo)
+    (git_repo / ".github/issues/.sync-state.json").unlink()
+    upstream.update_issue(REPO, 8, state="closed")
+    count = len(upstream.requests)
+    sync_all(git_repo)
+    record = json.loads((git_repo / ".github/issues/8/metadata.json").read_text())
+    closed_queries = [r.query for r in upstream.requests[count:]
+                      if r.query.get("state") == "closed"]
+    assert record["status"] == "closed"
+    assert closed_queries == [{"state": "closed", "since": "2025-01-01T00:08:00Z",
+                               "per_page": "100"}]

@@ -197,6 +197,48 @@ def fetch_changes(client: Any, previous: RepoState, labels: Sequence[str],
     return Fetched(items, full, False, state, requests)
 
 
+def open_docs(directory: Path, repo: str) -> dict[int, str]:
+    """Return ``{number: updated_at}`` of the docs from ``repo`` not marked closed."""
+    found: dict[int, str] = {}
+    try:
+        entries = list(os.scandir(directory))
+    except FileNotFoundError:
+        return found
+    for entry in entries:
+        if not entry.name.isdigit() or not entry.is_dir():
+            continue
+        record = _read_json(Path(entry.path) / "metadata.json")
+        if (record is not None and record.get("status") != "closed"
+                and record.get("last_synced_from") == repo
+                and isinstance(record.get("updated_at"), str)):
+            found[int(entry.name)] = record["updated_at"]
+    return found
+
+
+def fetch_closed(client: Any, directory: Path, open_items: Sequence[Mapping[str, Any]],
+                 progress: Progress) -> list[dict[str, Any]]:
+    """Return the issues with docs still marked open that are now closed upstream.
+
+    A full sync reads only open issues, so the docs in ``directory`` not marked
+    closed whose issue is missing from ``open_items`` are looked up with one
+    ``state=closed`` query, narrowed by the oldest ``updated_at`` among them.
+    """
+    seen = {int(item["number"]) for item in open_items}
+    numbers = {number: updated
+               for number, updated in open_docs(directory, client.repo).items()
+               if number not in seen}
+    if not numbers:
+        return []
+    query = {"state": "closed", "since": min(numbers.values())}
+    closed: list[dict[str, Any]] = []
+    for page in client.paginate(ISSUES_PATH, query=query, per_page=PER_PAGE):
+        closed.extend(item for item in page.data or []
+                      if int(item.get("number", 0)) in numbers)
+    if closed:
+        progress(f"{len(closed)} issue(s) with docs were closed upstream")
+    return closed
+
+
 # -- writing documents ----------------------------------------------------------
 
 

@@ -289,19 +289,22 @@ def _sync_all(c: Context, workspace: _Workspace, repo: str, labels: list[str],
               items: list[dict[str, Any]] | None) -> None:
     from . import state as sync_state
     from .slug import branches_by_issue
-    from .sync import fetch_changes, has_labels, is_pull_request
+    from .sync import fetch_changes, fetch_closed, has_labels, is_pull_request
 
     writer = _writer(c, workspace, repo)
     state_path = writer.directory / sync_state.STATE_FILE
     data = sync_state.load(state_path)
     key = sync_state.state_key(repo, labels)
     fetched = None
+    closed: list[dict[str, Any]] = []
     if items is None:
         previous = sync_state.entry(data, key)
         if previous.since and not _has_any_docs(writer.directory):
             previous = sync_state.RepoState()  # docs were removed: start over
         with _connect(c, repo) as client:
             fetched = fetch_changes(client, previous, labels, info)
+            if fetched.full:
+                closed = fetch_closed(client, writer.directory, fetched.items, info)
         items = fetched.items
         if fetched.not_modified:
             info(f"{repo}: no issue changed since the last sync")
@@ -310,6 +313,7 @@ def _sync_all(c: Context, workspace: _Workspace, repo: str, labels: list[str],
     if fetched is None or fetched.full:
         issues = [item for item in issues if item.get("state", "open") == "open"
                   or writer.has_docs(int(item["number"]))]
+    issues += [item for item in closed if not is_pull_request(item)]
     branches = branches_by_issue(workspace.branches(), settings(c).issues.branch_prefix)
     report = writer.write_all(issues, branches, only_existing_closed=True,
                               progress=info)
