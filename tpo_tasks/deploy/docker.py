@@ -61,8 +61,8 @@ def manifest_digest(repository: str, reference: str, *,
                     timeout: float = 15) -> str | None:
     """Return the digest of ``repository:reference`` from the registry, or None.
 
-    Asks the registry API directly (HEAD of the manifest) so checking an image
-    never pulls it. Raises ExternalError when the registry cannot be reached or
+    Sends a HEAD request for the manifest to the registry API, so checking an
+    image never pulls it. Raises ExternalError when the registry cannot be reached or
     asks for credentials.
     """
     host, path = split_repository(repository)
@@ -75,7 +75,7 @@ def manifest_digest(repository: str, reference: str, *,
     except urllib.error.HTTPError as exc:
         if exc.code == 404:
             return None
-        raise ExternalError(f"registry {host} answered {exc.code} for {path}:"
+        raise ExternalError(f"registry {host} returned HTTP {exc.code} for {path}:"
                             f"{reference}; check the registry and its credentials"
                             ) from None
     except (urllib.error.URLError, OSError) as exc:
@@ -85,7 +85,7 @@ def manifest_digest(repository: str, reference: str, *,
 
 
 class Docker:
-    """The docker client, checked against its daemon once."""
+    """Docker client wrapper that checks the daemon version once."""
 
     def __init__(self, *, env: Mapping[str, str] | None = None,
                  runner: Callable[..., Result] = run) -> None:
@@ -165,12 +165,12 @@ class Docker:
     def copy(self, source: str, repository: str, tag: str) -> str:
         """Copy ``source`` (``repo@sha256:...``) to ``repository:tag``, same digest.
 
-        Nothing is copied when the target registry already holds the digest.
+        Nothing is copied when the target registry already has the digest.
         Uses ``skopeo copy`` when installed, else docker pull, tag and push.
         """
         _, digest = split_pinned(source)
         if manifest_digest(repository, digest) == digest:
-            log.debug("%s already holds %s", repository, digest)
+            log.debug("%s already has %s; not copied", repository, digest)
             return digest
         target = f"{repository}:{tag}"
         if which("skopeo"):

@@ -10,7 +10,7 @@ Usage::
     history.add(revision, manifest_text)
     write_history(kubectl, history, limit=settings.deploy.history_limit)
 
-The ConfigMap holds ``history.json`` (``{"format": 1, "revisions": [...]}``,
+The ConfigMap contains ``history.json`` (``{"format": 1, "revisions": [...]}``,
 newest first) and, in ``binaryData``, the gzipped manifest set of each revision
 (``manifest-<revision>.yaml.gz``) so a rollback re-applies exactly what ran.
 A reader refuses a ``format`` newer than it knows instead of guessing.
@@ -144,7 +144,7 @@ def parse_configmap(obj: Mapping[str, Any] | None, where: str = "") -> History:
     try:
         revisions = [Revision.from_json(item) for item in stored.get("revisions", [])]
     except (KeyError, ValueError, TypeError):
-        raise ExternalError(f"ConfigMap {CONFIGMAP}{where} holds a malformed "
+        raise ExternalError(f"ConfigMap {CONFIGMAP}{where} contains a malformed "
                             "revision; inspect it with kubectl get configmap") from None
     revisions.sort(key=lambda r: r.revision, reverse=True)
     manifests = {}

@@ -114,7 +114,12 @@ def lease_object(namespace: str, owner: str, host: str, started: datetime, ttl: 
 
 
 class DeployLock:
-    """The lock of one environment; use as a context manager around a deploy."""
+    """The lock of one environment; use as a context manager around a deploy.
+
+    NOTE: the Lease is not renewed while a deploy runs, so ``lock_ttl`` must be
+    longer than the slowest deploy (rollout waits and a rollback included), or a
+    second deploy may take the lock over while the first still runs.
+    """
 
     def __init__(self, kubectl: Any, ttl: int, *, owner: str | None = None,
                  now: datetime | None = None) -> None:

@@ -39,6 +39,7 @@ from .render import (
 from .rollout import diagnose, status_args, wait_for_rollouts
 
 PLACEHOLDER_DIGEST = "sha256:" + "0" * 64
+REJECTED_BY_DRY_RUN = "server-side dry run"  # the cluster was left unchanged
 
 
 @dataclass
@@ -299,7 +300,7 @@ def apply_manifests(kubectl: Kubectl, text: str, force_conflicts: bool) -> str |
         outcome = kubectl.run(*args, input=text, check=False, timeout=600)
         if not outcome.ok:
             lines = (outcome.stderr or outcome.stdout).strip().splitlines()
-            stage = "server-side dry run" if extra else "apply"
+            stage = REJECTED_BY_DRY_RUN if extra else "apply"
             return f"{stage} failed: {lines[-1] if lines else outcome.returncode}"
         if not extra:
             for line in outcome.stdout.strip().splitlines():
@@ -432,7 +433,8 @@ def execute(plan: Plan, settings: Any, *, rollback: bool,
         )
         history.add(revision, plan.rendered.text)
         outcome = Outcome(revision, reason)
-        if reason is not None:
+        unchanged = reason is not None and reason.startswith(REJECTED_BY_DRY_RUN)
+        if reason is not None and not unchanged:
             previous = history.last_successful(before=number)
             if rollback and previous is not None:
                 back = _rollback_apply(kubectl, history, previous, None, env,

@@ -54,7 +54,7 @@ def parse_dotenv(text: str, path: str = "env file") -> dict[str, str]:
         values[key] = _unquote(value.strip(), path, number)
         register_secret(values[key])
     if not values:
-        raise UsageError(f"{path} holds no KEY=VALUE lines; add at least one")
+        raise UsageError(f"{path} contains no KEY=VALUE lines; add at least one")
     return values
 
 
