@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from tpo_tasks.errors import ConfigError
 from tpo_tasks.issues import document, markers, metadata
 from tpo_tasks.testing.fake_github import make_issue
 
@@ -143,3 +144,18 @@ def test_repository_template_overrides_default(tmp_path: Path) -> None:
         "<!-- tpo:end header -->\n", encoding="utf-8")
     assert render(make_issue(4, "Mine"), override_dir=tmp_path) == (
         "<!-- tpo:begin header -->\nCustom 4: Mine\n<!-- tpo:end header -->\n")
+
+
+BAD_TEMPLATES = {
+    "syntax": ("{% for x in %}\n", "invalid template"),
+    "unknown-variable": ("{{ no_such_thing }}\n", "failed to render"),
+}
+
+
+@pytest.mark.parametrize(("source", "message"), BAD_TEMPLATES.values(),
+                         ids=BAD_TEMPLATES.keys())
+def test_bad_repository_template_is_config_error(tmp_path: Path, source: str,
+                                                 message: str) -> None:
+    (tmp_path / "ISSUE.md.j2").write_text(source, encoding="utf-8")
+    with pytest.raises(ConfigError, match=message):
+        render(make_issue(4), override_dir=tmp_path)

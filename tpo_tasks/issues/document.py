@@ -5,6 +5,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ..errors import ConfigError
 from . import markers
 
 TEMPLATE = "ISSUE.md.j2"
@@ -93,10 +94,21 @@ def context(metadata: Mapping[str, Any], *, author: str | None, repo: str
 def render(metadata: Mapping[str, Any], *, author: str | None, repo: str,
            override_dir: Path | None = None) -> str:
     """Render ``ISSUE.md`` for ``metadata``; ``override_dir/ISSUE.md.j2`` wins."""
+    import jinja2
+
     from ..templates import get_template
 
-    template = get_template(TEMPLATE, override_dir=override_dir)
-    return template.render(**context(metadata, author=author, repo=repo))
+    try:
+        template = get_template(TEMPLATE, override_dir=override_dir)
+        return template.render(**context(metadata, author=author, repo=repo))
+    except jinja2.TemplateSyntaxError as exc:
+        raise ConfigError(f"invalid template {exc.filename or TEMPLATE} line "
+                          f"{exc.lineno}: {exc.message}; fix its Jinja2 syntax"
+                          ) from None
+    except jinja2.TemplateError as exc:
+        where = override_dir / TEMPLATE if override_dir else TEMPLATE
+        raise ConfigError(f"template {where} failed to render: {exc}; use only "
+                          "the variables listed in docs/issues.md") from None
 
 
 def update(existing: str | None, rendered: str) -> tuple[str, list[str]]:
