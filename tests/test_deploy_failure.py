@@ -100,6 +100,7 @@ def run(tmp_path_factory: pytest.TempPathFactory,
             s.project.write_config(notify_url=url, history_limit=3)
             create_lease(s, "alice", datetime.now(UTC), 900)
             s.run("locked", "deploy.staging")
+            s.run("unlock_dry_run", "deploy.unlock", "staging", "--dry-run")
             s.run("unlock", "deploy.unlock", "staging")
             s.run("unlocked_again", "deploy.unlock", "staging")
             create_lease(s, "bob", datetime.now(UTC) - timedelta(hours=2), 60)
@@ -198,6 +199,12 @@ def test_held_lock_refuses_deploy(run: Scenario) -> None:
 
 def test_unlock_names_holder(run: Scenario) -> None:
     assert "alice on build-host since" in step(run, "unlock").stdout
+
+
+def test_unlock_dry_run_names_holder_and_keeps_lock(run: Scenario) -> None:
+    dry = step(run, "unlock_dry_run")
+    assert "would remove the lock of staging held by alice" in dry.stdout
+    assert [r for r in dry.mutating("staging") if r.status < 400] == []
 
 
 def test_unlock_without_lock_says_so(run: Scenario) -> None:

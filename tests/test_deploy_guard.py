@@ -1,8 +1,13 @@
 """Configuration and context errors stop a deploy before any cluster request."""
 
+import json
+import subprocess
+
 import pytest
-from conftest import run_tpo
+from conftest import git, run_tpo
 from support.deploy import DemoProject
+
+from tpo_tasks.deploy.history import History, Revision, build_configmap
 
 pytestmark = pytest.mark.docker
 
@@ -55,3 +60,24 @@ def test_unreachable_cluster_is_outside_failure(demo_project: DemoProject) -> No
     assert done.returncode == 3
     assert "unreachable" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_production_refuses_image_missing_from_registry(
+        demo_project: DemoProject) -> None:
+    head = git(demo_project.root, "rev-parse", "HEAD").strip()
+    missing = f"{demo_project.registry}/demo@sha256:{'1' * 64}"
+    history = History()
+    history.add(Revision(revision=1, time="2026-01-15T12:00:00Z", version="1.0.0",
+                         git_sha=head, images={"demo": missing}, actor="ci",
+                         result="succeeded", rollback_of=None,
+                         manifest_sha256="0" * 64), "")
+    subprocess.run(
+        ["kubectl", "--kubeconfig", str(demo_project.clusters.kubeconfig),
+         "--context", "staging", "--namespace", "demo", "apply", "--server-side",
+         "-f", "-"],
+        input=json.dumps(build_configmap(history, "demo", 20)), text=True,
+        check=True, capture_output=True)
+    done = run_tpo("deploy.production", "--yes", cwd=demo_project.root)
+    assert done.returncode == 3
+    assert "not found in its registry" in done.stderr
+    assert demo_project.clusters.mutating("prod") == []

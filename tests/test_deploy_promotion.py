@@ -271,3 +271,8 @@ def test_actions_output_names_pinned_image(run: Scenario) -> None:
 def test_actions_summary_reports_each_deploy(run: Scenario) -> None:
     text = (run.project.root.parent / "step-summary").read_text()
     assert "### deploy of production succeeded" in text
+
+
+def test_status_reports_running_digest(run: Scenario) -> None:
+    [workload] = json.loads(step(run, "status").stdout)["workloads"]
+    assert workload["running"] == [revisions(run, "history")[0]["images"]["demo"]]

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ..errors import RefusedError, TaskFailed, UsageError
+from ..errors import ExternalError, RefusedError, TaskFailed, UsageError
 from ..output import github_output, github_step_summary, info, result, warn
 from . import notify
 from .docker import Docker, manifest_digest
@@ -168,6 +168,11 @@ def promoted_images(settings: Any, env: Any, source: History, source_name: str,
         image = service.image if service else source_repo.rsplit("/", 1)[-1]
         target_repo = repository(registry, image) if registry else source_repo
         if target_repo == source_repo:
+            if manifest_digest(source_repo, digest) != digest:
+                raise ExternalError(
+                    f"image {reference} of {source_name} revision {newest.revision} "
+                    f"not found in its registry; deploy {source_name} again to push it"
+                )
             continue
         copies.append((reference, f"{target_repo}@{digest}"))
         images[service_name] = f"{target_repo}@{digest}"

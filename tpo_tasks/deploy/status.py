@@ -33,9 +33,29 @@ def _images(obj: dict[str, Any]) -> list[str]:
     return [c.get("image", "") for c in template.get("containers") or []]
 
 
+def _running(obj: dict[str, Any], pods: list[dict[str, Any]]) -> list[str]:
+    """Return the image digests (``imageID``) the workload's pods run."""
+    labels = (((obj.get("spec") or {}).get("selector") or {}).get("matchLabels")
+              or {})
+    if not labels:
+        return []
+    running = set()
+    for pod in pods:
+        pod_labels = (pod.get("metadata") or {}).get("labels") or {}
+        if any(pod_labels.get(key) != value for key, value in labels.items()):
+            continue
+        for container in (pod.get("status") or {}).get("containerStatuses") or []:
+            image_id = str(container.get("imageID") or "")
+            if image_id:
+                running.add(image_id.removeprefix("docker-pullable://"))
+    return sorted(running)
+
+
 def workload_status(kubectl: Any) -> list[dict[str, Any]]:
-    """Return kind, name, desired and ready pods, state and images of each workload."""
+    """Return kind, name, pods desired and ready, state, images and the digests
+    running for each workload."""
     found = kubectl.get_json("deployments,statefulsets,daemonsets") or {}
+    pods = (kubectl.get_json("pods") or {}).get("items") or []
     rows = []
     for obj in found.get("items") or []:
         kind = obj.get("kind")
@@ -49,5 +69,6 @@ def workload_status(kubectl: Any) -> list[dict[str, Any]]:
             "ready": ready,
             "state": state,
             "images": _images(obj),
+            "running": _running(obj, pods),
         })
     return sorted(rows, key=lambda r: (r["kind"], r["name"]))

@@ -390,18 +390,30 @@ def status(c: Context, env: str | None = None, json: bool = False) -> None:
         result(f"no workloads in namespace {environment.namespace}")
         return
     result(table(([r["kind"], r["name"], f"{r['ready']}/{r['desired']}",
-                   r["state"], ", ".join(r["images"])] for r in rows),
-                 headers=("KIND", "NAME", "READY", "STATE", "IMAGES")))
+                   r["state"], ", ".join(r["running"] or r["images"])] for r in rows),
+                 headers=("KIND", "NAME", "READY", "STATE", "RUNNING")))
 
 
-@task(positional=["env"], help={"env": ENV_HELP})
-def unlock(c: Context, env: str | None = None) -> None:
+@task(positional=["env"], help={
+    "env": ENV_HELP,
+    "dry_run": "print who holds the lock; delete nothing (default: off)"})
+def unlock(c: Context, env: str | None = None, dry_run: bool = False) -> None:
     """Clear a stale deploy lock, printing who held it and since when."""
     from ..output import result
+    from .lock import LEASE, holder_of
     from .lock import unlock as clear_lock
 
     settings, environment = _environment(c, env)
-    holder = clear_lock(_kubectl(settings, environment))
+    kubectl = _kubectl(settings, environment)
+    if dry_run:
+        lease = kubectl.get_json("lease", LEASE)
+        if lease is None:
+            result(f"{environment.name} is not locked")
+        else:
+            result(f"would remove the lock of {environment.name} held by "
+                   f"{holder_of(lease).describe()}")
+        return
+    holder = clear_lock(kubectl)
     if holder is None:
         result(f"{environment.name} is not locked")
         return
