@@ -5,6 +5,7 @@ import io
 import json
 import shutil
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -42,6 +43,13 @@ def hadolint_results(root: Path) -> list:
     scan = RepoScan(root)
     results = run_rules(predeploy_rules(scan, load_settings({})))
     return [r for r in results if r.id.startswith("docker.")]
+
+
+def wait_for_write_recorded(kube: FakeKube) -> None:
+    """Wait until the fake logs the setup's PATCH: it logs after it replies."""
+    deadline = time.monotonic() + 5
+    while not kube.requests_matching(method="PATCH") and time.monotonic() < deadline:
+        time.sleep(0.01)
 
 
 def test_hadolint_findings_added(hadolint_on_path: None, tmp_path: Path) -> None:
@@ -153,6 +161,7 @@ def test_env_compares_with_last_deploy(fake_kube: FakeKube, tmp_path: Path) -> N
     configmap = build_configmap(History([revision]), "default", 20)
     created = kubectl("apply", "--server-side", "-f", "-", input=json.dumps(configmap))
     assert created.returncode == 0, created.stderr
+    wait_for_write_recorded(fake_kube)
     fake_kube.clear_requests()
     offline = json.loads(run_tpo("checks.predeploy", "--json", cwd=repo).stdout)
     online = json.loads(

@@ -2,6 +2,7 @@
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -87,6 +88,13 @@ def statuses(data: dict) -> dict[str, list[str]]:
     return found
 
 
+def wait_for_write_recorded(kube: FakeKube) -> None:
+    """Wait until the fake logs the setup's PATCH: it logs after it replies."""
+    deadline = time.monotonic() + 5
+    while not kube.requests_matching(method="PATCH") and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
 def test_healthy_environment_passes(
     fake_kube: FakeKube,
     tmp_path: Path,
@@ -140,6 +148,7 @@ def test_crashing_rollout_reports_pods_and_logs(
 
 def test_only_reads_the_cluster(fake_kube: FakeKube, tmp_path: Path) -> None:
     kubectl("apply", "--server-side", "-f", "-", input=DEPLOYMENT)
+    wait_for_write_recorded(fake_kube)
     fake_kube.clear_requests()
     postdeploy(project(tmp_path, fake_kube, []), "staging")
     writes = [r for r in fake_kube.requests if r.method not in ("GET", "HEAD")]
