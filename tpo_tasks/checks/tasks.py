@@ -52,6 +52,8 @@ def _finish(
         )
     if in_github_actions():
         github_step_summary(report.markdown_report(results, title, strict=strict))
+        # With --json, stdout holds the JSON alone; the Actions runner also reads
+        # workflow commands from stderr.
         stream = sys.stderr if as_json else sys.stdout
         for command in report.annotations(results):
             stream.write(command + "\n")
