@@ -52,8 +52,9 @@ def _finish(
         )
     if in_github_actions():
         github_step_summary(report.markdown_report(results, title, strict=strict))
-        # With --json, stdout holds the JSON alone; the Actions runner also reads
-        # workflow commands from stderr.
+        # With --json, stdout holds the JSON alone, so annotations go to stderr.
+        # NOTE: that the runner acts on ::error:: lines on stderr too is common
+        # practice in workflows, not checked against the runner's source.
         stream = sys.stderr if as_json else sys.stdout
         for command in report.annotations(results):
             stream.write(command + "\n")
