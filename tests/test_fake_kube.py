@@ -870,6 +870,49 @@ def test_strategic_patch_merges_containers() -> None:
     assert result == {"spec": {"containers": [{"name": "b", "image": "z"}]}}
 
 
+def test_apply_merges_containers_by_name() -> None:
+    def config(containers: list[dict]) -> dict:
+        return {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "web"},
+            "spec": {"template": {"spec": {"containers": containers}}},
+        }
+
+    live, managers = kube_merge.server_side_apply(
+        None,
+        config([{"name": "web", "image": "a"}]),
+        "tpo-tasks",
+        {},
+        force=False,
+        api_version="apps/v1",
+        now="t",
+    )
+    live, managers = kube_merge.server_side_apply(
+        live,
+        config([{"name": "proxy", "image": "p"}]),
+        "mesh",
+        managers,
+        force=False,
+        api_version="apps/v1",
+        now="t",
+    )
+
+    with pytest.raises(kube_merge.ApplyConflict) as conflict:
+        kube_merge.server_side_apply(
+            live,
+            config([{"name": "web", "image": "b"}]),
+            "mesh",
+            managers,
+            force=False,
+            api_version="apps/v1",
+            now="t",
+        )
+    containers = live["spec"]["template"]["spec"]["containers"]
+    assert [c["name"] for c in containers] == ["web", "proxy"]
+    assert '.spec.template.spec.containers[name="web"].image' in str(conflict.value)
+
+
 def test_apply_drops_fields_no_longer_applied() -> None:
     first = {
         "apiVersion": "v1",

@@ -5,7 +5,9 @@ Plain functions on JSON-like values (dicts, lists, scalars), used by
 for kubectl and for tests, with these simplifications:
 
 - Server-side apply tracks field ownership per leaf path. Maps are merged key by
-  key; a list is one leaf, so the manager that applies a list owns all of it.
+  key, and so are the associative lists in :data:`ASSOCIATIVE_KEYS` and ``ports``
+  (their items named ``k:{...}`` as in managedFields); any other list is one leaf,
+  so the manager that applies it owns all of it.
 - Strategic merge patch merges lists of maps by their merge key (``name`` for most
   lists) and honours ``$patch: delete`` and ``$setElementOrder``; other directives
   are dropped.
@@ -14,6 +16,7 @@ for kubectl and for tests, with these simplifications:
 from __future__ import annotations
 
 import copy
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -261,7 +264,7 @@ class ApplyConflict(Exception):
         noun = "conflict" if count == 1 else "conflicts"
         lines = []
         for manager in dict.fromkeys(name for _, name in self.conflicts):
-            paths = ["." + ".".join(p) for p, name in self.conflicts if name == manager]
+            paths = [render_path(p) for p, name in self.conflicts if name == manager]
             api_version = self.api_versions.get(manager, "")
             owner = (
                 f'"{manager}" using {api_version}' if api_version else f'"{manager}"'
@@ -293,57 +296,154 @@ def owned_content(obj: dict[str, Any], *, with_status: bool) -> dict[str, Any]:
     return content
 
 
+# Lists the Kubernetes schema marks as maps (``x-kubernetes-list-type: map``): their
+# items are owned one by one, named by their key fields. Other lists are atomic.
+ASSOCIATIVE_KEYS: dict[str, tuple[str, ...]] = {
+    "containers": ("name",),
+    "initContainers": ("name",),
+    "ephemeralContainers": ("name",),
+    "env": ("name",),
+    "volumes": ("name",),
+    "volumeMounts": ("mountPath",),
+    "imagePullSecrets": ("name",),
+}
+KEY_DEFAULTS = {"protocol": "TCP"}  # key fields the server defaults when missing
+
+
+def _list_keys(field_name: str, items: list[Any]) -> tuple[str, ...] | None:
+    """Return the key fields of an associative list, or None for an atomic one."""
+    if not items or not all(isinstance(item, dict) for item in items):
+        return None
+    if field_name == "ports":
+        for first in ("containerPort", "port"):
+            if all(first in item for item in items):
+                return (first, "protocol")
+        return None
+    keys = ASSOCIATIVE_KEYS.get(field_name)
+    if keys and all(key in item for item in items for key in keys):
+        return keys
+    return None
+
+
+def _item_element(item: dict[str, Any], keys: tuple[str, ...]) -> str:
+    """Return the ``k:{...}`` path element naming a list item, as managedFields does."""
+    values = {key: item.get(key, KEY_DEFAULTS.get(key)) for key in keys}
+    return "k:" + json.dumps(values, sort_keys=True, separators=(",", ":"))
+
+
+def _item_matches(item: Any, element: str) -> bool:
+    if not isinstance(item, dict):
+        return False
+    wanted = json.loads(element[2:])
+    return all(item.get(k, KEY_DEFAULTS.get(k)) == v for k, v in wanted.items())
+
+
+def render_path(path: Path) -> str:
+    """Return a path as the API server prints it: ``.containers[name="web"].image``."""
+    text = ""
+    for part in path:
+        if part.startswith("k:"):
+            keys = json.loads(part[2:])
+            text += (
+                "[" + ",".join(f"{k}={json.dumps(v)}" for k, v in keys.items()) + "]"
+            )
+        else:
+            text += f".{part}"
+    return text
+
+
 def leaf_paths(value: Any, prefix: Path = ()) -> dict[Path, Any]:
-    """Map every leaf of ``value`` (scalar, list or empty map) to its path."""
-    if isinstance(value, dict) and value:
-        leaves: dict[Path, Any] = {}
-        for key, child in value.items():
+    """Map every leaf of ``value`` (scalar, atomic list or empty map) to its path.
+
+    Items of associative lists are not leaves: their fields are, under a
+    ``k:{...}`` path element naming the item.
+    """
+    if not (isinstance(value, dict) and value):
+        return {prefix: value} if prefix else {}
+    leaves: dict[Path, Any] = {}
+    for key, child in value.items():
+        keys = _list_keys(str(key), child) if isinstance(child, list) else None
+        if keys is None:
             leaves.update(leaf_paths(child, (*prefix, str(key))))
-        return leaves
-    return {prefix: value} if prefix else {}
+            continue
+        for item in child:
+            element = _item_element(item, keys)
+            leaves.update(leaf_paths(item, (*prefix, str(key), element)))
+    return leaves
 
 
 _MISSING = object()
+
+
+def _step(node: Any, part: str) -> Any:
+    if part.startswith("k:"):
+        if isinstance(node, list):
+            for item in node:
+                if _item_matches(item, part):
+                    return item
+        return _MISSING
+    if isinstance(node, dict) and part in node:
+        return node[part]
+    return _MISSING
 
 
 def get_path(document: Any, path: Path) -> Any:
     """Return the value at ``path``, or a sentinel when any step is missing."""
     node = document
     for part in path:
-        if not isinstance(node, dict) or part not in node:
+        node = _step(node, part)
+        if node is _MISSING:
             return _MISSING
-        node = node[part]
     return node
 
 
 def set_path(document: dict[str, Any], path: Path, value: Any) -> None:
-    """Set ``path`` in ``document``, creating maps on the way."""
-    node = document
-    for part in path[:-1]:
-        child = node.get(part)
-        if not isinstance(child, dict):
-            child = {}
-            node[part] = child
+    """Set ``path`` in ``document``, creating maps, lists and list items on the way."""
+    node: Any = document
+    for index, part in enumerate(path[:-1]):
+        child = _step(node, part)
+        if part.startswith("k:"):
+            if child is _MISSING:
+                child = dict(json.loads(part[2:]))
+                node.append(child)
+        else:
+            wants_list = path[index + 1].startswith("k:")
+            if not isinstance(child, list if wants_list else dict):
+                child = [] if wants_list else {}
+                node[part] = child
         node = child
     node[path[-1]] = copy.deepcopy(value)
 
 
 def remove_path(document: dict[str, Any], path: Path) -> None:
-    """Remove ``path`` from ``document`` and the maps it leaves empty."""
-    parents = []
+    """Remove ``path``, then the maps, list items and lists it leaves empty.
+
+    A key field of a list item goes only with the last other field of the item,
+    because the item could not be found again without it.
+    """
+    chain: list[tuple[Any, str, Any]] = []  # (container, element, child) to the leaf
     node: Any = document
     for part in path[:-1]:
-        if not isinstance(node, dict) or part not in node:
+        child = _step(node, part)
+        if child is _MISSING:
             return
-        parents.append((node, part))
-        node = node[part]
-    if isinstance(node, dict):
-        node.pop(path[-1], None)
-    for parent, key in reversed(parents):
-        if parent[key] == {}:
-            del parent[key]
-        else:
+        chain.append((node, part, child))
+        node = child
+    if not isinstance(node, dict) or path[-1] not in node:
+        return
+    if _is_key_field(path):
+        if set(node) - set(json.loads(path[-2][2:])):
+            return
+        node.clear()
+    else:
+        del node[path[-1]]
+    for container, part, child in reversed(chain):
+        if child not in ({}, []):
             break
+        if isinstance(container, list):
+            container[:] = [item for item in container if item is not child]
+        else:
+            del container[part]
 
 
 def server_side_apply(
@@ -382,14 +482,18 @@ def server_side_apply(
 
     previous = new_managers.get(manager)
     if previous is not None and previous.operation == "Apply":
-        for path in previous.paths - set(applied_leaves):
-            owned_by_others = any(
+        stale = [
+            path
+            for path in previous.paths - set(applied_leaves)
+            if not any(
                 _owns(state, path)
                 for name, state in new_managers.items()
                 if name != manager
             )
-            if not owned_by_others:
-                remove_path(result, path)
+        ]
+        # Key fields last, so an item keeps its key until its other fields are gone.
+        for path in sorted(stale, key=_is_key_field):
+            remove_path(result, path)
 
     for path, value in applied_leaves.items():
         set_path(result, path, value)
@@ -400,6 +504,14 @@ def server_side_apply(
     if previous is not None and previous.paths == set(applied_leaves) and not changed:
         new_managers[manager].time = previous.time
     return result, {name: s for name, s in new_managers.items() if s.paths}
+
+
+def _is_key_field(path: Path) -> bool:
+    return (
+        len(path) > 1
+        and path[-2].startswith("k:")
+        and path[-1] in json.loads(path[-2][2:])
+    )
 
 
 def covers(live: Any, applied: Any) -> bool:
@@ -472,7 +584,9 @@ def managed_fields(managers: dict[str, FieldManager]) -> list[dict[str, Any]]:
         for path in sorted(state.paths):
             node = tree
             for part in path:
-                node = node.setdefault(f"f:{part}", {})
+                node = node.setdefault(
+                    part if part.startswith("k:") else f"f:{part}", {}
+                )
         entries.append(
             {
                 "manager": name,

@@ -372,7 +372,7 @@ class Store:
                 {
                     "type": "FieldManagerConflict",
                     "message": f'conflict with "{owner}"',
-                    "field": "." + ".".join(path),
+                    "field": kube_merge.render_path(path),
                 }
                 for path, owner in conflict.conflicts
             ]
