@@ -20,6 +20,13 @@ Start it from Python (a thread in the test process)::
         kube.requests_matching(method="PATCH", path_prefix="/apis/apps/v1")
         kube.get("apps/v1", "Deployment", "web", namespace="tally")  # dict or None
         kube.objects("v1", "ConfigMap", namespace="tally")           # list of dicts
+        kube.put(obj)                    # store an object as a controller would
+        kube.set_pod_log("tally", "web-abc", "web", ["line 1", "line 2"])
+
+``FakeKube`` options: ``port`` (0: a free one), ``version`` (default 1.32.5; the
+dispatcher picks the kubectl of that minor version), ``rollout_delay``, ``faults``,
+``digest_resolver`` (image reference -> ``repository@sha256:...`` or None) and
+``aggregated_discovery`` (default True).
 
 or three clusters at once (what the ``fake_clusters`` pytest fixture uses)::
 
