@@ -28,7 +28,7 @@ dispatcher picks the kubectl of that minor version), ``rollout_delay``, ``faults
 ``digest_resolver`` (image reference -> ``repository@sha256:...`` or None) and
 ``aggregated_discovery`` (default True).
 
-or three clusters at once (what the ``fake_clusters`` pytest fixture uses)::
+Three clusters at once (what the ``fake_clusters`` pytest fixture uses)::
 
     with start_clusters(["dev", "staging", "prod"], kubeconfig, current="prod") as c:
         c.servers["staging"].url
