@@ -123,10 +123,11 @@ def time_threaded_writes(target: Path, files: dict[Path, str]) -> float:
     return time.perf_counter() - started
 
 
-def stamps(folder: Path) -> dict[str, tuple[int, int]]:
+def stamps(folder: Path, *, state: bool = False) -> dict[str, tuple[int, int]]:
+    """Return (mtime, inode) of the docs, and of the sync state when ``state``."""
     return {str(p): (p.stat().st_mtime_ns, p.stat().st_ino)
             for p in (folder / ".github" / "issues").rglob("*")
-            if p.is_file() and p.name != ".sync-state.json"}
+            if p.is_file() and (state or p.name != ".sync-state.json")}
 
 
 def main() -> int:
@@ -194,11 +195,15 @@ def main() -> int:
               "the first sync (target < 0.333)")
         print(f"  requests {len(resync_requests)} (target <= 50), each conditional "
               f"or since-narrowed: {narrowed}; files written: 0")
-        # One more re-sync: the stored ETag now matches, so the response is a 304.
+        # One more re-sync: the stored ETag now matches, so the response is a 304,
+        # and not even the sync state changes.
+        before = stamps(repo, state=True)
         request_log(url, "DELETE")
         tpo_sync(repo, url)
         statuses = [r["status"] for r in request_log(url)]
-        print(f"  a further re-sync: statuses {statuses}")
+        untouched = stamps(repo, state=True) == before
+        print(f"  a further re-sync: statuses {statuses}; no file written, the "
+              f"state file included: {untouched}")
     finally:
         fake.terminate()
         fake.wait(timeout=10)

@@ -124,8 +124,11 @@ def test_unchanged_resyncs_turn_into_304(upstream: FakeGitHub, git_repo: Path) -
     sync_all(git_repo)
     sync_all(git_repo)
     count = len(upstream.requests)
+    state = git_repo / ".github/issues/.sync-state.json"
+    before = (state.stat().st_mtime_ns, state.stat().st_ino)
     sync_all(git_repo)
     assert [r.status for r in upstream.requests[count:]] == [304]
+    assert (state.stat().st_mtime_ns, state.stat().st_ino) == before
 
 
 def test_resync_updates_changed_and_closed(upstream: FakeGitHub,

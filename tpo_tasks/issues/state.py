@@ -1,9 +1,10 @@
 """The incremental sync state kept in ``<issues dir>/.sync-state.json``.
 
 For each repository (and label filter) it stores the ``since`` time for the next
-request (the newest ``updated_at`` seen), the ETag of the last answer together
-with the exact query it answered, and when the last sync ran. A file that cannot
-be read is treated as absent, which makes the next sync a full one.
+request (the newest ``updated_at`` seen), the ETag of the last response together
+with the exact query it belongs to, and when that changed. A sync that changes
+none of them leaves the file alone. A file that cannot be read is treated as
+absent, which makes the next sync a full one.
 """
 
 import json
@@ -58,6 +59,12 @@ def entry(data: Mapping[str, Any], key: str) -> RepoState:
     if not isinstance(fields["etag_query"], dict):
         fields["etag_query"] = None
     return RepoState(**fields)
+
+
+def same_cursor(old: RepoState, new: RepoState) -> bool:
+    """Return whether two states differ at most in ``synced_at``."""
+    return (old.since, old.etag, old.etag_query) == (new.since, new.etag,
+                                                     new.etag_query)
 
 
 def save(path: Path, data: dict[str, Any], key: str, value: RepoState) -> None:

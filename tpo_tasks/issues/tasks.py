@@ -296,9 +296,9 @@ def _sync_all(c: Context, workspace: _Workspace, repo: str, labels: list[str],
     data = sync_state.load(state_path)
     key = sync_state.state_key(repo, labels)
     fetched = None
+    previous = sync_state.entry(data, key)
     closed: list[dict[str, Any]] = []
     if items is None:
-        previous = sync_state.entry(data, key)
         if previous.since and not _has_any_docs(writer.directory):
             previous = sync_state.RepoState()  # docs were removed: start over
         with _connect(c, repo) as client:
@@ -317,7 +317,7 @@ def _sync_all(c: Context, workspace: _Workspace, repo: str, labels: list[str],
     branches = branches_by_issue(workspace.branches(), settings(c).issues.branch_prefix)
     report = writer.write_all(issues, branches, only_existing_closed=True,
                               progress=info)
-    if fetched is not None:
+    if fetched is not None and not sync_state.same_cursor(previous, fetched.state):
         sync_state.save(state_path, data, key, fetched.state)
     result(f"{repo}: {len(report.written)} issue(s) updated, "
            f"{len(report.unchanged)} unchanged, {report.files_written} file(s) "
