@@ -191,9 +191,11 @@ def test_capped_history_keeps_newest(run: Scenario) -> None:
 
 
 def test_held_lock_refuses_deploy(run: Scenario) -> None:
-    assert step(run, "locked").returncode == 4
-    assert "alice" in step(run, "locked").stderr
-    changed = [r for r in step(run, "locked").mutating("staging") if r.status < 400]
+    locked = step(run, "locked")
+    assert locked.returncode == 4, locked.stderr
+    assert "alice" in locked.stderr
+    changed = [(r.method, r.path, r.status) for r in locked.mutating("staging")
+               if r.status < 400]
     assert changed == []
 
 

@@ -103,8 +103,9 @@ class DemoProject:
                     settings["environments"].setdefault(env_name, {}).update(env_values)
             else:
                 settings[key] = value
+        release = {"version_files": ["VERSION"]}
         (self.root / "invoke.yaml").write_text(
-            yaml.safe_dump({"tpo": {"deploy": settings}}))
+            yaml.safe_dump({"tpo": {"release": release, "deploy": settings}}))
 
 
 def default_config(registry: str, clusters: Clusters) -> dict[str, Any]:
