@@ -47,6 +47,7 @@ def run(tmp_path_factory: pytest.TempPathFactory,
         (project.root / "www/index.html").write_text("uncommitted\n")
         s.run("prod_dirty", "deploy.production", "--yes",
               "--allow-different-commit")
+        s.run("render_prod_dirty", "deploy.render", "production")
         s.git("checkout", "--", "www/index.html")
         s.git("reset", "-q", "--hard", "HEAD~1")  # back to the commit staging runs
 
@@ -276,3 +277,9 @@ def test_actions_summary_reports_each_deploy(run: Scenario) -> None:
 def test_status_reports_running_digest(run: Scenario) -> None:
     [workload] = json.loads(step(run, "status").stdout)["workloads"]
     assert workload["running"] == [revisions(run, "history")[0]["images"]["demo"]]
+
+
+def test_render_production_ignores_dirty_tree(run: Scenario) -> None:
+    rendered = step(run, "render_prod_dirty")
+    assert rendered.returncode == 0, rendered.stderr
+    assert revisions(run, "prod_history")[0]["images"]["demo"] in rendered.stdout

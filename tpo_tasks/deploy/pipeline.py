@@ -129,14 +129,15 @@ def build_images(root: Path, settings: Any, services: list[Any], registry: str,
 
 
 def promoted_images(settings: Any, env: Any, source: History, source_name: str,
-                    state: SourceState, *, allow_different_commit: bool,
+                    state: SourceState | None, *, allow_different_commit: bool,
                     docker: Docker, dry_run: bool
                     ) -> tuple[dict[str, str], Revision, list[tuple[str, str]]]:
     """Return the images to promote from ``source``'s last deploy.
 
     Refuses when that deploy is missing, failed, rolled back or a rollback, when
     the tree is dirty, or when the commit differs (unless allowed). Images are
-    copied by digest when this environment uses another registry.
+    copied by digest when this environment uses another registry. Without
+    ``state`` (rendering or diffing only) the tree and commit are not checked.
     """
     newest = source.newest()
     if newest is None:
@@ -151,10 +152,11 @@ def promoted_images(settings: Any, env: Any, source: History, source_name: str,
             f"revision {newest.rollback_of}; deploy a fixed version to {source_name} "
             "before promoting"
         )
-    if state.dirty:
+    if state is not None and state.dirty:
         raise RefusedError("the working tree has uncommitted changes; commit or "
                            f"stash them before deploying to {env.name}")
-    if state.sha != newest.git_sha and not allow_different_commit:
+    if state is not None and state.sha != newest.git_sha and (
+            not allow_different_commit):
         raise RefusedError(
             f"HEAD is {state.sha[:7]} but {source_name} runs {newest.git_sha[:7]}; "
             "check out that commit or pass --allow-different-commit"

@@ -45,8 +45,12 @@ def _kubectl(settings: Any, env: Any) -> Any:
 
 
 def _build_plan(c: Context, name: str, *, allow_different_commit: bool,
-                dry_run: bool, reuse: bool = True) -> tuple[Any, Any]:
-    """Decide images and render the manifests of a deploy to ``name``."""
+                dry_run: bool, check_tree: bool = True) -> tuple[Any, Any]:
+    """Decide images and render the manifests of a deploy to ``name``.
+
+    ``check_tree`` false (render and diff) skips a promotion's dirty-tree and
+    commit checks, since nothing is deployed.
+    """
     from . import pipeline
     from .docker import Docker
     from .history import read_history
@@ -65,7 +69,8 @@ def _build_plan(c: Context, name: str, *, allow_different_commit: bool,
         source_kubectl = _kubectl(settings, source_env)
         source_history = read_history(source_kubectl)
         images, promoted, copies = pipeline.promoted_images(
-            settings, env, source_history, source_env.name, state,
+            settings, env, source_history, source_env.name,
+            state if check_tree else None,
             allow_different_commit=allow_different_commit, docker=docker,
             dry_run=dry_run)
         version, git_sha = promoted.version, promoted.git_sha
@@ -76,7 +81,7 @@ def _build_plan(c: Context, name: str, *, allow_different_commit: bool,
         services = list(settings.deploy.services.values())
         images, to_build = pipeline.build_images(
             root, settings, services, registry, state, version, docker,
-            reuse=reuse, dry_run=dry_run)
+            reuse=True, dry_run=dry_run)
     plan = pipeline.Plan(env=env, kubectl=kubectl, version=version, git_sha=git_sha,
                          images=images, pins=pipeline.pins_for(settings, images),
                          to_build=to_build, copies=copies, promoted_from=promoted)
@@ -219,7 +224,8 @@ def _render_plan(c: Context, env: str) -> Any:
     """Render what a deploy would apply, using images already in the registry."""
     from ..errors import ExternalError
 
-    settings, plan = _build_plan(c, env, allow_different_commit=True, dry_run=True)
+    settings, plan = _build_plan(c, env, allow_different_commit=True, dry_run=True,
+                                 check_tree=False)
     if plan.to_build:
         raise ExternalError(
             f"no image for {', '.join(plan.to_build)} at this commit in the "
