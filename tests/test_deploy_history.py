@@ -1,6 +1,7 @@
 """The deploy history format: revisions newest first, capped, versioned."""
 
 import json
+import os
 
 import pytest
 
@@ -74,3 +75,22 @@ def test_mark_changes_one_result() -> None:
 
 def test_next_revision_follows_highest() -> None:
     assert History([revision(7), revision(3)]).next_revision() == 8
+
+
+def test_oversized_history_drops_oldest_manifests() -> None:
+    history = History()
+    for number in range(1, 6):
+        # random text barely compresses, so five of these exceed the limit
+        history.add(revision(number), os.urandom(150 * 1024).hex())
+    configmap = build_configmap(history, "tally", limit=20)
+    kept = sorted(configmap["binaryData"])
+    assert "manifest-5.yaml.gz" in kept
+    assert "manifest-1.yaml.gz" not in kept
+
+
+def test_oversized_history_keeps_every_record() -> None:
+    history = History()
+    for number in range(1, 6):
+        history.add(revision(number), os.urandom(150 * 1024).hex())
+    parsed = parse_configmap(build_configmap(history, "tally", limit=20))
+    assert [r.revision for r in parsed.revisions] == [5, 4, 3, 2, 1]

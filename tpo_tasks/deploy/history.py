@@ -31,6 +31,7 @@ CONFIGMAP = "tpo-deploy-history"
 FORMAT = 1
 RESULTS = ("succeeded", "failed", "rolled_back")
 _HISTORY_KEY = "history.json"
+MAX_STORED_BYTES = 900 * 1024  # below the API server's 1 MiB object limit
 
 
 @dataclass(frozen=True)
@@ -169,6 +170,14 @@ def build_configmap(history: History, namespace: str, limit: int) -> dict[str, A
             gzip.compress(text.encode("utf-8"), mtime=0)).decode("ascii")
         for number, text in sorted(capped.manifests.items())
     }
+    # The API server rejects an object over 1 MiB; the oldest manifests go first
+    # (those revisions can no longer be rollback targets), the records stay.
+    size = len(document_text := json.dumps(document, indent=1, sort_keys=True))
+    size += sum(len(value) for value in binary.values())
+    for key in sorted(binary, key=lambda k: int(k.split("-")[1].split(".")[0])):
+        if size <= MAX_STORED_BYTES or len(binary) == 1:
+            break
+        size -= len(binary.pop(key))
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
@@ -177,7 +186,7 @@ def build_configmap(history: History, namespace: str, limit: int) -> dict[str, A
             "namespace": namespace,
             "labels": {"app.kubernetes.io/managed-by": "tpo-tasks"},
         },
-        "data": {_HISTORY_KEY: json.dumps(document, indent=1, sort_keys=True)},
+        "data": {_HISTORY_KEY: document_text},
         "binaryData": binary,
     }
 

@@ -456,9 +456,13 @@ def execute(plan: Plan, settings: Any, *, rollback: bool,
     return outcome
 
 
-def execute_rollback(kubectl: Kubectl, settings: Any, env: Any, history: History,
-                     target: Revision, force_conflicts: bool) -> Outcome:
-    """Re-apply ``target`` under the lock and record it as a rollback."""
+def execute_rollback(kubectl: Kubectl, settings: Any, env: Any, target: Revision,
+                     force_conflicts: bool) -> Outcome:
+    """Re-apply ``target`` under the lock and record it as a rollback.
+
+    The history is read again under the lock, so a deploy that finished after
+    ``target`` was chosen is the one marked rolled back.
+    """
     with DeployLock(kubectl, settings.deploy.lock_ttl):
         fresh = read_history(kubectl)
         current = fresh.last_successful()

@@ -339,8 +339,8 @@ def rollback(c: Context, env: str | None = None, to: int = 0, yes: bool = False,
         return
     if environment.confirm:
         pipeline.confirm(plan, yes)
-    outcome = pipeline.execute_rollback(kubectl, settings, environment, stored,
-                                        target, force_conflicts)
+    outcome = pipeline.execute_rollback(kubectl, settings, environment, target,
+                                        force_conflicts)
     pipeline.report(environment, outcome, settings)
     if outcome.reason is not None:
         raise TaskFailed(f"rollback of {environment.name} failed: {outcome.reason}")
