@@ -27,6 +27,8 @@ def run(tmp_path_factory: pytest.TempPathFactory,
             s.run("staging_history", "deploy.history", "staging", "--json")
             s.run("prod_dry_run", "deploy.production", "--dry-run")
             s.dry_run_log = list(proxy.log)  # type: ignore[attr-defined]
+            s.run("prod_unconfirmed", "deploy.production", input="")
+            s.unconfirmed_log = list(proxy.log)  # type: ignore[attr-defined]
             s.run("prod", "deploy.production", "--yes")
             s.first_log = list(proxy.log)  # type: ignore[attr-defined]
             proxy.log.clear()
@@ -78,3 +80,8 @@ def test_copy_never_builds(run: Scenario) -> None:
 def test_dry_run_copies_nothing(run: Scenario) -> None:
     assert run.dry_run_log == []  # type: ignore[attr-defined]
     assert "copy: " in run.steps["prod_dry_run"].stdout
+
+
+def test_refused_promotion_copies_nothing(run: Scenario) -> None:
+    assert run.steps["prod_unconfirmed"].returncode == 4
+    assert run.unconfirmed_log == []  # type: ignore[attr-defined]

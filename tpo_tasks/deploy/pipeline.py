@@ -56,6 +56,7 @@ class Plan:
     to_build: list[str] = field(default_factory=list)
     copies: list[tuple[str, str]] = field(default_factory=list)
     promoted_from: Revision | None = None
+    docker: Docker | None = None  # the client that built or will copy the images
 
 
 # -- images ----------------------------------------------------------------------
@@ -129,14 +130,14 @@ def build_images(root: Path, settings: Any, services: list[Any], registry: str,
 
 
 def promoted_images(settings: Any, env: Any, source: History, source_name: str,
-                    state: SourceState | None, *, allow_different_commit: bool,
-                    docker: Docker, dry_run: bool
+                    state: SourceState | None, *, allow_different_commit: bool
                     ) -> tuple[dict[str, str], Revision, list[tuple[str, str]]]:
-    """Return the images to promote from ``source``'s last deploy.
+    """Return the images to promote from ``source``'s last deploy, and the copies
+    (source, target reference) that ``copy_images`` makes before applying.
 
     Refuses when that deploy is missing, failed, rolled back or a rollback, when
     the tree is dirty, or when the commit differs (unless allowed). Images are
-    copied by digest when this environment uses another registry. Without
+    to be copied by digest when this environment uses another registry. Without
     ``state`` (rendering or diffing only) the tree and commit are not checked.
     """
     newest = source.newest()
@@ -178,11 +179,19 @@ def promoted_images(settings: Any, env: Any, source: History, source_name: str,
             continue
         copies.append((reference, f"{target_repo}@{digest}"))
         images[service_name] = f"{target_repo}@{digest}"
-        if not dry_run:
-            info(f"copying {reference} to {target_repo}")
-            tag = image_tag(newest.version, newest.git_sha, False)
-            docker.copy(reference, target_repo, tag)
     return images, newest, copies
+
+
+def copy_images(plan: Plan, docker: Docker | None) -> None:
+    """Copy the plan's promoted images into this environment's registry by digest."""
+    if plan.promoted_from is None or not plan.copies:
+        return
+    docker = docker or Docker()
+    tag = image_tag(plan.promoted_from.version, plan.promoted_from.git_sha, False)
+    for source, target in plan.copies:
+        repository_name, _ = split_pinned(target)
+        info(f"copying {source} to {repository_name}")
+        docker.copy(source, repository_name, tag)
 
 
 def pins_for(settings: Any, images: Mapping[str, str]) -> dict[str, str]:

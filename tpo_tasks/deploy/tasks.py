@@ -71,8 +71,7 @@ def _build_plan(c: Context, name: str, *, allow_different_commit: bool,
         images, promoted, copies = pipeline.promoted_images(
             settings, env, source_history, source_env.name,
             state if check_tree else None,
-            allow_different_commit=allow_different_commit, docker=docker,
-            dry_run=dry_run)
+            allow_different_commit=allow_different_commit)
         version, git_sha = promoted.version, promoted.git_sha
     else:
         version = project_version(root, settings)
@@ -86,6 +85,7 @@ def _build_plan(c: Context, name: str, *, allow_different_commit: bool,
                          images=images, pins=pipeline.pins_for(settings, images),
                          to_build=to_build, copies=copies, promoted_from=promoted)
     plan.rendered = pipeline.render_checked(root, settings, env, plan.pins)
+    plan.docker = docker
     return settings, plan
 
 
@@ -106,6 +106,7 @@ def _deploy(c: Context, name: str, *, yes: bool, dry_run: bool, rollback: bool,
         pipeline.confirm(plan, yes)
     for line in pipeline.describe_plan(plan, force_conflicts)[:5]:
         info(line)
+    pipeline.copy_images(plan, plan.docker)
     outcome = pipeline.execute(plan, settings, rollback=rollback,
                                force_conflicts=force_conflicts)
     pipeline.report(plan.env, outcome, settings)
