@@ -302,6 +302,20 @@ def test_fault_stalls_other_workloads(
     assert pods[0]["status"]["containerStatuses"][0]["ready"] is False
 
 
+def test_stalled_rollout_honours_deadline(fake_kube: FakeKube, tmp_path: Path) -> None:
+    fake_kube.add_fault(Fault(mode="never-ready", name="web"))
+    workload = deployment()
+    workload["spec"]["progressDeadlineSeconds"] = 1
+    apply(write_manifests(tmp_path / "app.yaml", [workload]))
+
+    status = kubectl(
+        "rollout", "status", "-n", NAMESPACE, "deployment/web", "--timeout=30s"
+    )
+
+    assert status.returncode == 1
+    assert 'deployment "web" exceeded its progress deadline' in status.stderr
+
+
 def test_fault_shows_crashing_pods(fake_kube: FakeKube, tmp_path: Path) -> None:
     fake_kube.add_fault(Fault(mode="never-ready", name="web"))
     apply(write_manifests(tmp_path / "app.yaml", app_manifests()))

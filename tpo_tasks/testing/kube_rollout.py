@@ -9,10 +9,10 @@ running and ready, and updates the workload's status and conditions so that
 
 A :class:`Fault` changes the outcome for matching workloads: the new pods crash
 (``CrashLoopBackOff`` with restart counts, ``BackOff`` warning events and error
-lines in their log) and the workload never becomes available. With mode
-``progress-deadline`` a Deployment also reports ``Progressing=False`` with reason
-``ProgressDeadlineExceeded`` after ``Fault.after`` seconds, which makes
-``kubectl rollout status`` fail at once.
+lines in their log) and the workload never becomes available. A stalled Deployment
+reports ``Progressing=False`` with reason ``ProgressDeadlineExceeded`` after its
+``spec.progressDeadlineSeconds`` (600 by default), or after ``Fault.after`` seconds
+with mode ``progress-deadline``; ``kubectl rollout status`` then fails at once.
 """
 
 from __future__ import annotations
@@ -369,13 +369,15 @@ class RolloutController:
             status["availableReplicas"] = old_ready
             self.store.write_status(DEPLOYMENTS, namespace, name, status)
             self._set_replica_set_status(replica_set, len(pods), 0)
+            # A stalled Deployment exceeds its own progressDeadlineSeconds too, as
+            # on a real cluster; the progress-deadline fault only brings it forward.
+            deadline = float(deployment["spec"].get("progressDeadlineSeconds", 600))
             if fault.mode == "progress-deadline":
-                self._scheduler.call_later(
-                    fault.after,
-                    lambda: self._deadline_exceeded(
-                        namespace, name, generation, rs_name
-                    ),
-                )
+                deadline = fault.after
+            self._scheduler.call_later(
+                deadline,
+                lambda: self._deadline_exceeded(namespace, name, generation, rs_name),
+            )
             return
 
         for pod in pods:
