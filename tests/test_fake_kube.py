@@ -250,6 +250,59 @@ def test_pods_report_registry_digest(
     assert image_id == f"{image_repository}@{pushed}"
 
 
+def job(name: str = "migrate") -> dict:
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": name, "namespace": NAMESPACE},
+        "spec": {
+            "template": {
+                "spec": {
+                    "restartPolicy": "Never",
+                    "containers": [{"name": name, "image": f"tools@{DIGEST_A}"}],
+                }
+            }
+        },
+    }
+
+
+def test_job_completes(fake_kube: FakeKube, tmp_path: Path) -> None:
+    apply(write_manifests(tmp_path / "job.yaml", [job()]))
+
+    waited = kubectl(
+        "wait",
+        "-n",
+        NAMESPACE,
+        "--for=condition=complete",
+        "job/migrate",
+        "--timeout=20s",
+    )
+
+    pods = get_json("-n", NAMESPACE, "pods", "-l", "job-name=migrate")["items"]
+    assert waited.returncode == 0, waited.stderr
+    assert [p["status"]["phase"] for p in pods] == ["Succeeded"]
+
+
+def test_job_fault_fails_job(fake_kube: FakeKube, tmp_path: Path) -> None:
+    fake_kube.add_fault(Fault(mode="never-ready", kind="Job"))
+    apply(write_manifests(tmp_path / "job.yaml", [job()]))
+
+    waited = kubectl(
+        "wait",
+        "-n",
+        NAMESPACE,
+        "--for=condition=failed",
+        "job/migrate",
+        "--timeout=20s",
+    )
+
+    pods = get_json("-n", NAMESPACE, "pods", "-l", "job-name=migrate")["items"]
+    log = kubectl("logs", "-n", NAMESPACE, "job/migrate")
+    assert waited.returncode == 0, waited.stderr
+    assert [p["status"]["phase"] for p in pods] == ["Failed"]
+    assert "ERROR" in log.stdout
+
+
 # -------------------------------------------------------------------------------------
 # faults
 # -------------------------------------------------------------------------------------
@@ -402,7 +455,7 @@ def test_fault_parses_flag_text(text: str, expected: Fault) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["web=explode", "mode=never-ready,colour=red", "kind=Job,mode=never-ready"],
+    ["web=explode", "mode=never-ready,colour=red", "kind=Pod,mode=never-ready"],
     ids=["bad-mode", "unknown-field", "bad-kind"],
 )
 def test_fault_rejects_bad_text(text: str) -> None:

@@ -7,9 +7,12 @@ running and ready, and updates the workload's status and conditions so that
 ``kubectl rollout status`` completes. Each Pod's container status carries an
 ``imageID`` with a digest, and its log can be read through the log endpoint.
 
+A Job gets one pod that succeeds after one step, and the ``Complete`` condition.
+
 A :class:`Fault` changes the outcome for matching workloads: the new pods crash
 (``CrashLoopBackOff`` with restart counts, ``BackOff`` warning events and error
-lines in their log) and the workload never becomes available. A stalled Deployment
+lines in their log) and the workload never becomes available; a Job's pod exits 1
+and the Job gets the ``Failed`` condition. A stalled Deployment
 reports ``Progressing=False`` with reason ``ProgressDeadlineExceeded`` after its
 ``spec.progressDeadlineSeconds`` (600 by default), or after ``Fault.after`` seconds
 with mode ``progress-deadline``; ``kubectl rollout status`` then fails at once.
@@ -33,7 +36,7 @@ from tpo_tasks.testing.kube_store import Store, now_text
 
 logger = logging.getLogger("tpo_tasks.testing.fake_kube")
 
-WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet")
+WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Job")
 FAULT_MODES = ("never-ready", "progress-deadline")
 DEFAULT_ERROR_LOG = (
     "starting service",
@@ -48,6 +51,7 @@ DAEMONSETS = BY_KEY[("apps", "daemonsets")]
 REPLICASETS = BY_KEY[("apps", "replicasets")]
 PODS = BY_KEY[("", "pods")]
 EVENTS = BY_KEY[("", "events")]
+JOBS = BY_KEY[("batch", "jobs")]
 
 
 @dataclass
@@ -263,8 +267,116 @@ class RolloutController:
             self._deployment_started(workload, generation, fault)
         elif resource.kind == "StatefulSet":
             self._statefulset_started(workload, generation, fault)
+        elif resource.kind == "Job":
+            self._job_started(workload, generation, fault)
         else:
             self._daemonset_started(workload, generation, fault)
+
+    # -- Jobs -------------------------------------------------------------------
+    def _job_started(self, job: dict, generation: int, fault: Fault | None) -> None:
+        namespace = job["metadata"]["namespace"]
+        name = job["metadata"]["name"]
+        if (job.get("status") or {}).get("startTime"):
+            return  # a Job runs once; later spec edits do not restart it
+        labels = {
+            "job-name": name,
+            "batch.kubernetes.io/job-name": name,
+            "batch.kubernetes.io/controller-uid": job["metadata"]["uid"],
+        }
+        pod_name = f"{name}-{_suffix()}"
+        template = job["spec"].get("template") or {}
+        self.store.put(PODS, namespace, self._new_pod(job, pod_name, template, labels))
+        self._event(job, "Normal", "SuccessfulCreate", f"Created pod: {pod_name}")
+        started = now_text()
+        self.store.write_status(
+            JOBS, namespace, name, {"startTime": started, "active": 1, "ready": 0}
+        )
+        self._scheduler.call_later(
+            self.delay,
+            lambda: self._job_finished(namespace, name, pod_name, started, fault),
+        )
+
+    def _job_finished(
+        self,
+        namespace: str,
+        name: str,
+        pod_name: str,
+        started: str,
+        fault: Fault | None,
+    ) -> None:
+        job = self.store.find(JOBS, namespace, name)
+        pod = self.store.find(PODS, namespace, pod_name)
+        if job is None or pod is None:
+            return
+        finished = now_text()
+        exit_code = 1 if fault else 0
+        status = copy.deepcopy(pod["status"])
+        status.update(phase="Failed" if fault else "Succeeded", startTime=started)
+        for container in status["containerStatuses"]:
+            container.update(
+                imageID=self._image_id(container["image"]),
+                ready=False,
+                started=False,
+                state={
+                    "terminated": {
+                        "exitCode": exit_code,
+                        "reason": "Error" if fault else "Completed",
+                        "startedAt": started,
+                        "finishedAt": finished,
+                    }
+                },
+            )
+            lines = list(fault.log) if fault else [f"{finished} done"]
+            self.logs[(namespace, pod_name, container["name"])] = lines
+        self.store.write_status(PODS, namespace, pod_name, status)
+        if fault:
+            backoff_limit = int(job["spec"].get("backoffLimit", 6))
+            job_status = {
+                "startTime": started,
+                "failed": backoff_limit + 1,
+                "conditions": [
+                    _condition(
+                        "FailureTarget",
+                        "True",
+                        "BackoffLimitExceeded",
+                        "Job has reached the specified backoff limit",
+                    ),
+                    _condition(
+                        "Failed",
+                        "True",
+                        "BackoffLimitExceeded",
+                        "Job has reached the specified backoff limit",
+                    ),
+                ],
+            }
+            self._event(
+                job,
+                "Warning",
+                "BackoffLimitExceeded",
+                "Job has reached the specified backoff limit",
+            )
+        else:
+            job_status = {
+                "startTime": started,
+                "completionTime": finished,
+                "succeeded": 1,
+                "conditions": [
+                    _condition(
+                        "SuccessCriteriaMet",
+                        "True",
+                        "CompletionsReached",
+                        "Reached expected number of succeeded pods",
+                    ),
+                    _condition(
+                        "Complete",
+                        "True",
+                        "CompletionsReached",
+                        "Reached expected number of succeeded pods",
+                    ),
+                ],
+            }
+            self._event(job, "Normal", "Completed", "Job completed")
+        self.store.write_status(JOBS, namespace, name, job_status)
 
     # -- Deployments ------------------------------------------------------------
     def _deployment_started(

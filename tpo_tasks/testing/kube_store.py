@@ -851,6 +851,11 @@ def _apply_defaults(resource: Resource, obj: dict[str, Any]) -> None:
             rolling = strategy.setdefault("rollingUpdate", {})
             rolling.setdefault("maxUnavailable", 1)
             rolling.setdefault("maxSurge", 0)
+    if resource.kind == "Job":
+        for key, value in (("backoffLimit", 6), ("completions", 1), ("parallelism", 1)):
+            spec.setdefault(key, value)
+        spec.setdefault("completionMode", "NonIndexed")
+        spec.setdefault("suspend", False)
     if resource.kind == "Service":
         spec.setdefault("type", "ClusterIP")
         if spec["type"] != "ExternalName" and "clusterIP" not in spec:
