@@ -487,6 +487,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send(self, code: int, body: bytes, content_type: str) -> None:
         self.status_sent = code
+        # Record before responding: a test may read the log as soon as kubectl exits.
+        self._record()
         self.send_response(code)
         for warning in self.warnings:
             escaped = warning.replace("\\", "\\\\").replace('"', '\\"')
@@ -928,12 +930,12 @@ class _Handler(BaseHTTPRequestHandler):
                 store.events_since(current)  # 410 Gone when too old
 
         self.status_sent = 200
+        self._record()  # a watch may stream for minutes; log it when it starts
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Transfer-Encoding", "chunked")
         self.send_header("Cache-Control", "no-cache, private")
         self.end_headers()
-        self._record()  # a watch may stream for minutes; log it when it starts
         as_table = self._wants_table()
         for obj in initial:
             self._write_event("ADDED", obj, resource, as_table)
