@@ -76,7 +76,43 @@ def _scalar(node: Any) -> Any:
         return node.value
 
 
-def _build(node: Any, path: Path, lines: dict[Path, int]) -> Any:
+# Limits that keep a hostile document cheap: an alias bomb ("billion laughs") would
+# otherwise expand to billions of nodes, and a recursive alias or deep nesting would
+# exhaust the Python stack. Real manifests stay far below both.
+MAX_ALIAS_NODES = 100_000
+MAX_DEPTH = 200
+
+
+class _Budget:
+    """Counts the nodes built again through aliases, and the nodes being built."""
+
+    def __init__(self) -> None:
+        self.seen: set[int] = set()
+        self.active: set[int] = set()
+        self.aliased = 0
+
+
+def _build(node: Any, path: Path, lines: dict[Path, int], budget: _Budget) -> Any:
+    line = node.start_mark.line + 1
+    if id(node) in budget.active:
+        raise YamlSyntaxError("an alias refers to a node that contains it", line)
+    if len(path) > MAX_DEPTH:
+        raise YamlSyntaxError(f"nesting deeper than {MAX_DEPTH} levels", line)
+    if id(node) in budget.seen:
+        budget.aliased += 1
+        if budget.aliased > MAX_ALIAS_NODES:
+            raise YamlSyntaxError(
+                f"aliases expand to more than {MAX_ALIAS_NODES} nodes", line
+            )
+    budget.seen.add(id(node))
+    budget.active.add(id(node))
+    try:
+        return _build_node(node, path, lines, budget)
+    finally:
+        budget.active.discard(id(node))
+
+
+def _build_node(node: Any, path: Path, lines: dict[Path, int], budget: _Budget) -> Any:
     import yaml
 
     lines[path] = node.start_mark.line + 1
@@ -85,7 +121,7 @@ def _build(node: Any, path: Path, lines: dict[Path, int]) -> Any:
         for key_node, value_node in node.value:
             if isinstance(key_node, yaml.ScalarNode):
                 if key_node.tag == "tag:yaml.org,2002:merge" or key_node.value == "<<":
-                    merged = _build(value_node, path + ("<<",), lines)
+                    merged = _build(value_node, path + ("<<",), lines, budget)
                     for item in merged if isinstance(merged, list) else [merged]:
                         if isinstance(item, dict):
                             for k, v in item.items():
@@ -93,14 +129,14 @@ def _build(node: Any, path: Path, lines: dict[Path, int]) -> Any:
                     continue
                 key = key_node.value
             else:
-                key = str(_build(key_node, path + ("?",), lines))
+                key = str(_build(key_node, path + ("?",), lines, budget))
             child = path + (key,)
-            value[key] = _build(value_node, child, lines)
+            value[key] = _build(value_node, child, lines, budget)
             lines[child] = key_node.start_mark.line + 1
         return value
     if isinstance(node, yaml.SequenceNode):
         return [
-            _build(item, path + (index,), lines)
+            _build(item, path + (index,), lines, budget)
             for index, item in enumerate(node.value)
         ]
     return _scalar(node)
@@ -121,7 +157,7 @@ def parse_documents(text: str, source: str = "") -> list[Document]:
             if node is None:
                 continue
             lines: dict[Path, int] = {}
-            data = _build(node, (), lines)
+            data = _build(node, (), lines, _Budget())
             if data is None or data == "":
                 continue
             documents.append(Document(data, lines, node.start_mark.line + 1, source))
