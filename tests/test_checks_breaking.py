@@ -1,5 +1,6 @@
 """Hostile and tricky input for the checks namespace, each case a past defect."""
 
+import importlib.util
 import json
 from pathlib import Path
 
@@ -7,7 +8,10 @@ import jsonschema
 import pytest
 from conftest import git, run_tpo
 
+from tpo_tasks.checks.dockerfile import check_dockerfile, parse_dockerfile
+from tpo_tasks.checks.kubernetes import check_manifests
 from tpo_tasks.checks.yaml_lines import YamlSyntaxError, parse_documents
+from tpo_tasks.config import load_settings
 from tpo_tasks.templates import load_schema
 
 
@@ -71,3 +75,67 @@ def test_alias_bomb_manifest_reported_quickly(git_repo: Path) -> None:
     assert invalid == {"bomb.yaml", "recursive.yaml"}
     assert code == 1
     assert "Traceback" not in stderr
+
+
+# -- secret values that reached the report ------------------------------------------
+
+SCHEMA_LEAK = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+        - name: web
+          image: web:1.0
+          env:
+            - DB_PASSWORD=SchemaLeakPw1
+            - name: PIN_PASSWORD
+              value: 98765432
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: app}
+stringData:
+  password: 55554444
+"""
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("kubernetes_validate") is None,
+    reason="kubernetes-validate is not installed",
+)
+def test_schema_messages_hide_values() -> None:
+    results = check_manifests(SCHEMA_LEAK, "m.yaml", load_settings({}))
+    messages = " ".join(item.message for item in results if item.id == "k8s.schema")
+    assert "is not of type" in messages
+    for secret in ("SchemaLeakPw1", "98765432", "55554444"):
+        assert secret not in messages
+
+
+def docker_messages(text: str) -> str:
+    parsed = parse_dockerfile(text, "Dockerfile")
+    return " ".join(item.message for item in check_dockerfile(parsed))
+
+
+def test_shell_form_message_hides_arguments() -> None:
+    messages = docker_messages(
+        "FROM alpine:3.19\nUSER app\nCMD ./server --db-password=ShellFormPw1\n"
+    )
+    assert "CMD ./server ... is in shell form" in messages
+    assert "ShellFormPw1" not in messages
+
+
+@pytest.mark.parametrize(
+    ("line", "hidden"),
+    [("DB_PASSWORD=StrayLinePw1", "STRAYLINEPW1"), ("\x1b[31mRED", "\x1b")],
+    ids=["key-value-line", "control-characters"],
+)
+def test_unknown_instruction_message_is_safe(line: str, hidden: str) -> None:
+    messages = docker_messages(f"FROM alpine:3.19\n{line}\nUSER app\n")
+    assert "unknown instruction" in messages
+    assert hidden not in messages

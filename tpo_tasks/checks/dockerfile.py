@@ -252,7 +252,12 @@ def parse_dockerfile(text: str, path: str = "Dockerfile") -> Dockerfile:
         keyword = keyword.upper()
         instruction = Instruction(keyword, arguments.strip(), start)
         if keyword not in INSTRUCTIONS:
-            issues.append(ParseIssue(start, f"unknown instruction {keyword}"))
+            # A stray KEY=value line may hold a secret, and a binary file control
+            # characters, so neither reaches the report as is.
+            shown = keyword.partition("=")[0][:40]
+            if not shown.isprintable():
+                shown = ascii(shown)
+            issues.append(ParseIssue(start, f"unknown instruction {shown}"))
             continue
         if keyword in ("RUN", "COPY", "ADD"):
             for match in HEREDOC.finditer(arguments):
@@ -528,8 +533,11 @@ def _check_instruction(
         and instruction.arguments
         and instruction.json_arguments() is None
     ):
+        # Only the program is shown: the arguments may carry a password or token.
+        program = instruction.arguments.split()[0]
+        shown = f"{keyword} {program}" if "=" not in program else keyword
         yield SHELL_FORM.result(
-            f"{keyword} {instruction.arguments[:60]} is in shell form",
+            f"{shown} ... is in shell form",
             file=path,
             line=instruction.line,
         )

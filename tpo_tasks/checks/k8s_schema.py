@@ -116,5 +116,11 @@ def _message(error: Any) -> str:
         where = ".".join(str(part) for part in error.absolute_path) or "the object"
         return f"unknown field {field!r} in {where}"
     where = ".".join(str(part) for part in error.absolute_path)
-    text = error.message if len(error.message) <= 160 else error.message[:157] + "..."
+    text = error.message
+    # jsonschema starts most messages with repr(instance), which may be a secret
+    # (a Secret's stringData, an env value), so the message names the field instead.
+    shown = repr(error.instance)
+    if text.startswith(shown):
+        text = "the value" + text[len(shown) :]
+    text = text if len(text) <= 160 else text[:157] + "..."
     return f"{where}: {text}" if where else text
