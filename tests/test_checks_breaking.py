@@ -2,6 +2,10 @@
 
 import importlib.util
 import json
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import jsonschema
@@ -9,6 +13,7 @@ import pytest
 from conftest import git, run_tpo
 
 from tpo_tasks.checks.dockerfile import check_dockerfile, parse_dockerfile
+from tpo_tasks.checks.health import RetryPolicy, check_url
 from tpo_tasks.checks.kubernetes import check_manifests
 from tpo_tasks.checks.yaml_lines import YamlSyntaxError, parse_documents
 from tpo_tasks.config import load_settings
@@ -139,3 +144,101 @@ def test_unknown_instruction_message_is_safe(line: str, hidden: str) -> None:
     messages = docker_messages(f"FROM alpine:3.19\n{line}\nUSER app\n")
     assert "unknown instruction" in messages
     assert hidden not in messages
+
+
+# -- checks.health against hostile loopback servers ---------------------------------
+
+
+class RawServer:
+    """A loopback TCP server that answers every connection with ``respond``."""
+
+    def __init__(self, respond: Callable[[socket.socket, bytes], None]) -> None:
+        self.requests: list[bytes] = []
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.stopped = threading.Event()
+        self.respond = respond
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+
+    def serve(self) -> None:
+        self.listener.settimeout(0.2)
+        while not self.stopped.is_set():
+            try:
+                connection, _ = self.listener.accept()
+            except TimeoutError:
+                continue
+            with connection:
+                request = connection.recv(65536)
+                self.requests.append(request)
+                try:
+                    self.respond(connection, request)
+                except OSError:
+                    pass  # the client hung up, as the deadline test expects
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.thread.join(timeout=15)
+        self.listener.close()
+
+
+@pytest.fixture
+def raw_server() -> Iterator[Callable[..., RawServer]]:
+    servers: list[RawServer] = []
+
+    def start(respond: Callable[[socket.socket, bytes], None]) -> RawServer:
+        servers.append(RawServer(respond))
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+def answer_ok(connection: socket.socket, request: bytes) -> None:
+    connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+
+
+def answer_garbage(connection: socket.socket, request: bytes) -> None:
+    connection.sendall(b"HELLO THERE\r\n\r\n")
+
+
+def answer_trickle(connection: socket.socket, request: bytes) -> None:
+    connection.sendall(b"HTTP/1.1 200 OK\r\n")
+    for _ in range(40):
+        connection.sendall(b"X-Slow: yes\r\n")
+        time.sleep(0.25)
+    connection.sendall(b"Content-Length: 0\r\n\r\n")
+
+
+ONE_TRY = RetryPolicy(attempts=1, delay=0.01, timeout=1)
+
+
+def test_health_garbage_response_fails(raw_server, tmp_path: Path) -> None:
+    server = raw_server(answer_garbage)
+    completed = run_tpo(
+        "checks.health", "--url", server.base + "/", "--attempts", "1", cwd=tmp_path
+    )
+    assert "invalid HTTP response (BadStatusLine)" in completed.stdout
+    assert completed.returncode == 1
+    assert "Traceback" not in completed.stderr
+
+
+def test_health_trickling_server_is_cut(raw_server) -> None:
+    server = raw_server(answer_trickle)
+    result = check_url(server.base + "/", ONE_TRY)
+    assert result.status == "fail"
+    assert "timed out after 1 s without a full response" in result.message
+
+
+def test_health_userinfo_sent_and_masked(raw_server) -> None:
+    server = raw_server(answer_ok)
+    url = server.base.replace("//", "//probe:UrlPassw0rd@") + "/healthz?token=QTok3n"
+    result = check_url(url, ONE_TRY)
+    assert result.status == "pass"
+    assert b"Authorization: Basic cHJvYmU6VXJsUGFzc3cwcmQ=" in server.requests[0]
+    assert "UrlPassw0rd" not in result.message
+    assert "QTok3n" not in result.message

@@ -204,7 +204,7 @@ def health(
     from urllib.parse import urlsplit
 
     from ..errors import UsageError
-    from .health import RetryPolicy, check_urls
+    from .health import RetryPolicy, check_urls, display_url
 
     urls = url or []
     if not urls:
@@ -213,7 +213,8 @@ def health(
         parts = urlsplit(item)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise UsageError(
-                f"invalid --url {item!r}; expected an http:// or https:// URL"
+                f"invalid --url {display_url(item)!r}; expected an http:// or "
+                "https:// URL"
             )
     if attempts < 1 or timeout <= 0:
         raise UsageError("--attempts must be at least 1 and --timeout above 0")
