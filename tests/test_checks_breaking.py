@@ -2,6 +2,7 @@
 
 import importlib.util
 import json
+import shutil
 import socket
 import threading
 import time
@@ -242,3 +243,37 @@ def test_health_userinfo_sent_and_masked(raw_server) -> None:
     assert b"Authorization: Basic cHJvYmU6VXJsUGFzc3cwcmQ=" in server.requests[0]
     assert "UrlPassw0rd" not in result.message
     assert "QTok3n" not in result.message
+
+
+# -- kustomize overlays that would fetch over the network ---------------------------
+
+
+@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
+def test_overlay_fetching_urls_not_rendered(raw_server, git_repo: Path) -> None:
+    server = raw_server(answer_ok)
+    configmap = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm}\n"
+    vendor = git_repo / "k" / "vendor"
+    vendor.mkdir(parents=True)
+    (git_repo / "k" / ".gitignore").write_text("vendor/\n")
+    (vendor / "kustomization.yaml").write_text(
+        f"resources:\n  - {server.base}/remote.yaml\n"
+    )
+    (git_repo / "k" / "overlay").mkdir()
+    (git_repo / "k" / "overlay" / "kustomization.yaml").write_text(
+        "resources:\n  - ../vendor\n"
+    )
+    patched = git_repo / "k" / "patched"
+    patched.mkdir()
+    (patched / "cm.yaml").write_text(configmap)
+    (patched / "kustomization.yaml").write_text(
+        f"resources:\n  - cm.yaml\npatches:\n  - path: {server.base}/patch.yaml\n"
+    )
+    commit_all(git_repo)
+    _, report, _ = predeploy_json(git_repo, "--skip", "repo")
+    warned = {
+        item["file"]
+        for item in findings(report, "k8s.render")
+        if item["status"] == "warn" and server.base in item["message"]
+    }
+    assert warned == {"k/overlay", "k/patched"}
+    assert server.requests == []

@@ -248,23 +248,12 @@ def find_layout(scan: Any) -> KubeLayout:
         folder = str(PurePosixPath(path).parent)
         folder = "" if folder == "." else folder
         layout.kustomizations.append(folder)
-        documents = scan.yaml(path)
-        if isinstance(documents, YamlSyntaxError) or not documents:
-            continue
-        data = documents[0].data if isinstance(documents[0].data, dict) else {}
-        for key in ("resources", "bases", "components"):
-            for entry in data.get(key) or []:
-                if not isinstance(entry, str):
-                    continue
-                if is_remote(entry):
-                    remote.setdefault(folder, entry)
-                    continue
-                target = _normalize(folder, entry)
-                referenced.add(target)
-                edges.setdefault(folder, set()).add(target)
+        _read_kustomization(scan, path, folder, edges, remote)
+        referenced.update(edges.get(folder, ()))
     layout.roots = sorted(
         folder for folder in layout.kustomizations if folder not in referenced
     )
+    scanned = set(layout.kustomizations)
     for root in layout.roots:
         seen: set[str] = set()
         pending = [root]
@@ -273,6 +262,10 @@ def find_layout(scan: Any) -> KubeLayout:
             if folder in seen:
                 continue
             seen.add(folder)
+            if folder not in scanned:
+                # A base that is git-ignored or outside the repository is still
+                # rendered, so its own remote entries count too.
+                _read_unscanned_kustomization(scan, folder, edges, remote)
             if folder in remote:
                 layout.remote_roots[root] = remote[folder]
                 break
@@ -293,6 +286,81 @@ def find_layout(scan: Any) -> KubeLayout:
         elif _looks_like_manifest(scan, path):
             layout.plain_files.append(path)
     return layout
+
+
+# Kustomization fields whose entries kustomize loads as files or folders. An entry
+# that is a URL is fetched by kubectl kustomize, so the overlay is not rendered.
+PATH_LIST_FIELDS = (
+    "resources",
+    "bases",
+    "components",
+    "crds",
+    "configurations",
+    "generators",
+    "transformers",
+    "validators",
+    "patchesStrategicMerge",
+)
+PATH_ITEM_FIELDS = ("patches", "patchesJson6902", "replacements")
+GENERATOR_FIELDS = ("configMapGenerator", "secretGenerator")
+
+
+def loaded_paths(data: dict[str, Any]) -> list[str]:
+    """Return every file or folder entry of a kustomization, URLs included."""
+    entries: list[Any] = []
+    for key in PATH_LIST_FIELDS:
+        value = data.get(key)
+        if isinstance(value, list):
+            entries.extend(value)
+    for key in PATH_ITEM_FIELDS:
+        for item in data.get(key) or []:
+            if isinstance(item, dict):
+                entries.append(item.get("path"))
+    openapi = data.get("openapi")
+    if isinstance(openapi, dict):
+        entries.append(openapi.get("path"))
+    for key in GENERATOR_FIELDS:
+        for generator in data.get(key) or []:
+            if not isinstance(generator, dict):
+                continue
+            for field_name in ("files", "envs"):
+                for entry in generator.get(field_name) or []:
+                    if isinstance(entry, str):
+                        entries.append(entry.rpartition("=")[2])
+            entries.append(generator.get("env"))
+    # An inline patch (several lines of YAML) is not a path.
+    return [e for e in entries if isinstance(e, str) and "\n" not in e]
+
+
+def _read_kustomization(
+    scan: Any,
+    path: str,
+    folder: str,
+    edges: dict[str, set[str]],
+    remote: dict[str, str],
+) -> None:
+    """Record the local folders and the first URL a kustomization file names."""
+    documents = scan.yaml(path)
+    if isinstance(documents, YamlSyntaxError) or not documents:
+        return
+    data = documents[0].data if isinstance(documents[0].data, dict) else {}
+    for entry in loaded_paths(data):
+        if is_remote(entry):
+            remote.setdefault(folder, entry)
+    for key in ("resources", "bases", "components"):
+        for entry in data.get(key) or []:
+            if isinstance(entry, str) and not is_remote(entry):
+                edges.setdefault(folder, set()).add(_normalize(folder, entry))
+
+
+def _read_unscanned_kustomization(
+    scan: Any, folder: str, edges: dict[str, set[str]], remote: dict[str, str]
+) -> None:
+    for name in KUSTOMIZATION_NAMES:
+        path = f"{folder}/{name}" if folder else name
+        if scan.exists(path) and not scan.is_dir(path):
+            _read_kustomization(scan, path, folder, edges, remote)
+            return
 
 
 def _looks_like_manifest(scan: Any, path: str) -> bool:
