@@ -277,3 +277,24 @@ def test_overlay_fetching_urls_not_rendered(raw_server, git_repo: Path) -> None:
     }
     assert warned == {"k/overlay", "k/patched"}
     assert server.requests == []
+
+
+# -- configuration that failed only inside a check ----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("setting", "named"),
+    [
+        ("secret_keys: ['[abc']", "tpo.checks.secret_keys"),
+        ("test_command: 'echo \"unterminated'", "tpo.checks.test_command"),
+    ],
+    ids=["secret-keys-regex", "test-command-quote"],
+)
+def test_bad_checks_setting_exits_2(git_repo: Path, setting: str, named: str) -> None:
+    (git_repo / "tpo.yaml").write_text(f"tpo:\n  checks:\n    {setting}\n")
+    (git_repo / "appsettings.json").write_text('{"Password": "abcdefgh"}\n')
+    commit_all(git_repo)
+    completed = run_tpo("checks.predeploy", cwd=git_repo)
+    assert completed.returncode == 2
+    assert named in completed.stderr
+    assert "Traceback" not in completed.stderr

@@ -115,6 +115,22 @@ def _key_regex(extra: tuple[str, ...]) -> re.Pattern[str]:
     return re.compile("|".join(f"(?:{pattern})" for pattern in patterns), re.I)
 
 
+def validate_secret_keys(extra: Iterable[str]) -> None:
+    """Raise ConfigError for the first secret_keys entry that does not compile."""
+    from ..errors import ConfigError
+
+    for item in extra:
+        if not _is_regex(item):
+            continue
+        try:
+            re.compile(item)
+        except re.error as exc:
+            raise ConfigError(
+                f"invalid tpo.checks.secret_keys entry {item!r}: {exc}; use a "
+                "regular expression Python accepts, or a name with * wildcards"
+            ) from None
+
+
 def _is_regex(text: str) -> bool:
     return any(char in text for char in "^$[]()|+?\\")
 

@@ -83,6 +83,25 @@ def _validate_skip(skip: list[str]) -> list[str]:
     return skip
 
 
+def _validate_settings(settings: Any) -> None:
+    """Raise ConfigError for checks settings that only fail once a check uses them."""
+    import shlex
+
+    from ..errors import ConfigError
+    from .secrets import validate_secret_keys
+
+    validate_secret_keys(settings.checks.secret_keys)
+    command = settings.checks.test_command
+    if command:
+        try:
+            shlex.split(command)
+        except ValueError as exc:
+            raise ConfigError(
+                f"invalid tpo.checks.test_command {command!r}: {exc}; quote it as "
+                "a shell would"
+            ) from None
+
+
 def _deployed_version(settings: Any, env_name: str) -> str | None:
     """Return the version the environment last deployed successfully (read-only)."""
     from ..deploy.history import read_history
@@ -126,6 +145,7 @@ def predeploy(
 
     settings = load(c)
     skipped = _validate_skip([*settings.checks.skip, *(skip or [])])
+    _validate_settings(settings)
     root = _root()
     deployed = None
     if env:
