@@ -16,6 +16,7 @@ from conftest import git, run_tpo
 from tpo_tasks.checks.dockerfile import check_dockerfile, parse_dockerfile
 from tpo_tasks.checks.health import RetryPolicy, check_url
 from tpo_tasks.checks.kubernetes import check_manifests
+from tpo_tasks.checks.secrets import find_secret
 from tpo_tasks.checks.yaml_lines import YamlSyntaxError, parse_documents
 from tpo_tasks.config import load_settings
 from tpo_tasks.templates import load_schema
@@ -298,3 +299,26 @@ def test_bad_checks_setting_exits_2(git_repo: Path, setting: str, named: str) ->
     assert completed.returncode == 2
     assert named in completed.stderr
     assert "Traceback" not in completed.stderr
+
+
+@pytest.mark.parametrize(
+    ("value", "secret", "masked"),
+    [
+        (
+            "Driver={ODBC Driver 18};Uid=sa;Pwd={Odbc;Bra}}ced1};",
+            "ced1",
+            "Driver={ODBC Driver 18};Uid=sa;Pwd=***;",
+        ),
+        (
+            "postgres://app:P@ssAtSign1@db:5432/app",
+            "ssAtSign1",
+            "postgres://app:***@db:5432/app",
+        ),
+    ],
+    ids=["odbc-braces", "url-password-with-at"],
+)
+def test_password_masked_whole(value: str, secret: str, masked: str) -> None:
+    found = find_secret("Default", value)
+    assert found is not None
+    assert found.masked == masked
+    assert secret not in found.masked

@@ -70,14 +70,19 @@ CONTENT_PATTERNS = (
     ),
 )
 
-# Password=...; in ADO.NET, JDBC and libpq key=value connection strings.
+# Password=...; in ADO.NET, JDBC and libpq key=value connection strings, and
+# Pwd={...} in ODBC ones, where a brace-quoted value may hold ; and }} stands for }.
 CONNECTION_PASSWORD = re.compile(
-    r"(?P<key>(?:^|[;\s])\s*(?:password|pwd|passwd)\s*=\s*)(?P<value>\"[^\"]*\"|'[^']*'|[^;]*)",
+    r"(?P<key>(?:^|[;\s])\s*(?:password|pwd|passwd)\s*=\s*)"
+    r"(?P<value>\"[^\"]*\"|'[^']*'|\{(?:[^}]|\}\})*\}|[^;]*)",
     re.I,
 )
-# scheme://user:password@host
+# scheme://user:password@host, where the password ends at the last @ before the
+# host, since people paste passwords holding @ without percent-encoding them.
 URL_PASSWORD = re.compile(
-    r"(?P<key>[a-z][a-z0-9+.-]*://[^:/@\s]*:)(?P<value>[^@\s/]+)(?=@)", re.I
+    r"(?P<key>[a-z][a-z0-9+.-]*://[^:/@\s]*:)(?P<value>[^\s/]+)"
+    r"(?=@[^@\s/]*(?:[/?#\s]|$))",
+    re.I,
 )
 
 
