@@ -322,3 +322,16 @@ def test_password_masked_whole(value: str, secret: str, masked: str) -> None:
     assert found is not None
     assert found.masked == masked
     assert secret not in found.masked
+
+
+# -- outside a git work tree --------------------------------------------------------
+
+
+def test_confirmation_counts_outside_git(tmp_path: Path) -> None:
+    folder = tmp_path / "plain folder"
+    folder.mkdir()
+    confirmed = run_tpo("checks.confirm", "repo.tests", cwd=folder)
+    assert confirmed.returncode == 0
+    code, report, _ = predeploy_json(folder)
+    assert findings(report, "repo.tests")[0]["status"] == "pass"
+    assert code == 0

@@ -186,8 +186,7 @@ def repository_rules(
         return facts_cache["facts"]
 
     def release_label() -> str:
-        if not in_git:
-            return "this release"
+        # The same label checks.confirm records, in a git work tree or not.
         try:
             return facts()["version"] or "unreleased"
         except Exception:  # noqa: BLE001  (the release rules report the cause)
