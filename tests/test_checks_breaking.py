@@ -335,3 +335,39 @@ def test_confirmation_counts_outside_git(tmp_path: Path) -> None:
     code, report, _ = predeploy_json(folder)
     assert findings(report, "repo.tests")[0]["status"] == "pass"
     assert code == 0
+
+
+# -- files the scan must not read, or must not read in part -------------------------
+
+
+@pytest.mark.parametrize("in_git", [True, False], ids=["git", "no-git"])
+def test_symlinks_outside_or_looping_skipped(tmp_path: Path, in_git: bool) -> None:
+    outside = tmp_path / "outside.txt"
+    outside.write_text("root:x:0:0:OutsideLeak:/root:/bin/bash\n")
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "Dockerfile.outside").symlink_to(outside)
+    (repo / "loop-a").symlink_to(repo / "loop-b")
+    (repo / "loop-b").symlink_to(repo / "loop-a")
+    (repo / "Dockerfile.loop").symlink_to(repo / "loop-a")
+    if in_git:
+        git(repo, "init", "-q", "-b", "main")
+        commit_all(repo)
+    completed = run_tpo("checks.predeploy", "--skip", "repo", cwd=repo)
+    assert "OUTSIDELEAK" not in completed.stdout.upper()
+    assert "Dockerfile.loop" not in completed.stdout
+    assert completed.returncode == 0
+
+
+def test_large_manifest_reported_not_truncated(git_repo: Path) -> None:
+    body = "".join(
+        f"---\napiVersion: v1\nkind: ConfigMap\nmetadata: {{name: cm-{index}}}\n"
+        f"data: {{k: '{'x' * 400}'}}\n"
+        for index in range(5000)
+    )
+    (git_repo / "big.yaml").write_text(body)
+    commit_all(git_repo)
+    _, report, _ = predeploy_json(git_repo, "--skip", "repo")
+    messages = [item["message"] for item in findings(report, "k8s.yaml-invalid")]
+    assert len(messages) == 1
+    assert "big.yaml is larger than 2 MB" in messages[0]

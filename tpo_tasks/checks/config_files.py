@@ -253,8 +253,12 @@ def entries_of(
     scan: Any, path: str, kind: str
 ) -> tuple[list[tuple[str, Any, int, str]], CheckResult | None]:
     """Return (key path, value, line, last key) of each entry, or a parse error."""
+    from .repo_files import too_large_message
+
     text = scan.text(path)
     entries: list[tuple[str, Any, int, str]] = []
+    if path in scan.truncated:
+        return [], PARSE.result(too_large_message(path), file=path)
     if kind == "env":
         for name, value, line in parse_env_file(text):
             entries.append((name, value, line, name))

@@ -12,7 +12,7 @@ from . import (
     repository,
     workflows,
 )
-from .repo_files import RepoScan
+from .repo_files import RepoScan, too_large_message
 from .results import ERROR, CheckResult, Rule
 
 DOCKER_CHECKS = (
@@ -64,6 +64,10 @@ def docker_rules(scan: RepoScan, settings: Any) -> list[Rule]:
 
     def run() -> Iterator[CheckResult]:
         for path in paths:
+            scan.text(path)
+            if path in scan.truncated:
+                yield dockerfile.PARSE.result(too_large_message(path), file=path)
+                continue
             try:
                 parsed = scan.cached(
                     ("dockerfile", path),

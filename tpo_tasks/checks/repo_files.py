@@ -80,8 +80,21 @@ def in_git_work_tree(root: Path) -> bool:
     return completed.returncode == 0 and completed.stdout.strip() == "true"
 
 
+def _is_repository_file(root: Path, path: Path) -> bool:
+    """Return whether ``path`` is a regular file that resolves inside ``root``.
+
+    A symbolic link to a file outside the repository, or one in a loop, is not
+    repository content, so its target is never read.
+    """
+    try:
+        return path.is_file() and path.resolve().is_relative_to(root)
+    except (OSError, RuntimeError):
+        return False
+
+
 def list_files(root: Path, exclude: Iterable[str] = ()) -> tuple[list[str], bool]:
     """Return (sorted relative POSIX paths, whether git listed them)."""
+    root = root.resolve()
     patterns = [glob_to_regex(pattern) for pattern in exclude]
     in_git = in_git_work_tree(root)
     if in_git:
@@ -107,17 +120,28 @@ def list_files(root: Path, exclude: Iterable[str] = ()) -> tuple[list[str], bool
             if name
         ]
         # ls-files lists deleted-but-tracked files too; keep what exists.
-        files = sorted({name for name in names if (root / name).is_file()})
+        files = sorted(
+            {name for name in names if _is_repository_file(root, root / name)}
+        )
     else:
         files = []
         for folder, subfolders, filenames in os.walk(root):
             subfolders[:] = [name for name in subfolders if name not in _WALK_SKIP]
             relative = os.path.relpath(folder, root)
             for filename in filenames:
+                if not _is_repository_file(root, Path(folder) / filename):
+                    continue
                 path = filename if relative == "." else f"{relative}/{filename}"
                 files.append(path.replace(os.sep, "/"))
         files.sort()
     return [path for path in files if not is_excluded(path, patterns)], in_git
+
+
+def too_large_message(path: str) -> str:
+    return (
+        f"{path} is larger than {MAX_FILE_BYTES // 1_000_000} MB, so it was not "
+        "parsed or checked; split it, or add it to tpo.checks.exclude"
+    )
 
 
 class RepoScan:
@@ -129,6 +153,9 @@ class RepoScan:
         self.files, self.in_git = list_files(self.root, self.exclude)
         self._cache: dict[Any, Any] = {}
         self.reads = 0
+        # Files cut at MAX_FILE_BYTES by raw(): the checks report them as not parsed
+        # instead of checking a truncated text.
+        self.truncated: set[str] = set()
 
     @cached_property
     def file_set(self) -> frozenset[str]:
@@ -158,7 +185,10 @@ class RepoScan:
         def read() -> bytes:
             self.reads += 1
             with open(self.root / path, "rb") as handle:
-                return handle.read(MAX_FILE_BYTES)
+                data = handle.read(MAX_FILE_BYTES + 1)
+            if len(data) > MAX_FILE_BYTES:
+                self.truncated.add(path)
+            return data[:MAX_FILE_BYTES]
 
         return self.cached(("raw", path), read)
 
@@ -175,8 +205,11 @@ class RepoScan:
         """Return the YAML documents of ``path``, or the syntax error, parsed once."""
 
         def parse() -> list[Document] | YamlSyntaxError:
+            text = self.text(path)
+            if path in self.truncated:
+                return YamlSyntaxError(too_large_message(path), None)
             try:
-                return parse_documents(self.text(path), path)
+                return parse_documents(text, path)
             except YamlSyntaxError as exc:
                 return exc
 
