@@ -23,14 +23,14 @@ def docker(*args: str) -> str:
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory,
-          module_services: object) -> Iterator[tuple[DemoProject, str]]:
+          module_services: object) -> Iterator[tuple[DemoProject, str, str]]:
     """The demo built and pushed once by deploy.build, with an origin remote."""
     with scenario(tmp_path_factory.mktemp("demo"), module_services) as s:
         s.git("remote", "add", "origin",
               "https://ci:s3cret@git.example.test/team/demo.git")
         done = s.run("build", "deploy.build")
         assert done.returncode == 0, done.stderr
-        yield s.project, done.stdout.strip().split(": ", 1)[1]
+        yield s.project, done.stdout.strip().split(": ", 1)[1], done.stderr
 
 
 def config(reference: str) -> dict:
@@ -38,8 +38,8 @@ def config(reference: str) -> dict:
                              reference))
 
 
-def test_build_labels_follow_oci(built: tuple[DemoProject, str]) -> None:
-    project, reference = built
+def test_build_labels_follow_oci(built: tuple[DemoProject, str, str]) -> None:
+    project, reference, _ = built
     labels = config(reference)["Labels"]
     head = git(project.root, "rev-parse", "HEAD").strip()
     assert labels["org.opencontainers.image.revision"] == head
@@ -49,23 +49,24 @@ def test_build_labels_follow_oci(built: tuple[DemoProject, str]) -> None:
     assert labels["org.opencontainers.image.created"].endswith("Z")
 
 
-def test_build_tag_is_version_and_short_sha(built: tuple[DemoProject, str]) -> None:
-    project, _ = built
+def test_build_tag_is_version_and_short_sha(
+        built: tuple[DemoProject, str, str]) -> None:
+    project, _, _ = built
     builds = json.loads((project.root / ".tpo/builds.json").read_text())["builds"]
     head = git(project.root, "rev-parse", "--short=7", "HEAD").strip()
     assert builds["demo"]["tag"] == f"1.0.0-{head}"
 
 
 def test_demo_runs_as_non_root_with_healthcheck(
-        built: tuple[DemoProject, str]) -> None:
-    _, reference = built
+        built: tuple[DemoProject, str, str]) -> None:
+    _, reference, _ = built
     settings = config(reference)
     assert settings["User"] == "65534:65534"
     assert settings["Healthcheck"]["Test"][0] == "CMD"
 
 
-def test_demo_serves_its_page(built: tuple[DemoProject, str]) -> None:
-    _, reference = built
+def test_demo_serves_its_page(built: tuple[DemoProject, str, str]) -> None:
+    _, reference, _ = built
     container = docker("run", "--detach", "--network", "none", reference).strip()
     try:
         page = ""
@@ -81,3 +82,9 @@ def test_demo_serves_its_page(built: tuple[DemoProject, str]) -> None:
         assert "<h1>demo</h1>" in page
     finally:
         docker("rm", "--force", container)
+
+
+def test_build_streams_progress(built: tuple[DemoProject, str, str]) -> None:
+    _, _, progress = built
+    assert "Step 1/" in progress
+    assert "pushing " in progress
