@@ -371,3 +371,12 @@ def test_large_manifest_reported_not_truncated(git_repo: Path) -> None:
     messages = [item["message"] for item in findings(report, "k8s.yaml-invalid")]
     assert len(messages) == 1
     assert "big.yaml is larger than 2 MB" in messages[0]
+
+
+def test_repository_without_commits_has_no_errors(tmp_path: Path) -> None:
+    git(tmp_path, "init", "-q", "-b", "main")
+    (tmp_path / "tasks.py").write_text("from tpo_tasks import namespace\n")
+    _, report, _ = predeploy_json(tmp_path)
+    errored = [item["id"] for item in report["results"] if item["status"] == "error"]
+    assert errored == []
+    assert findings(report, "repo.release-ref")[0]["status"] == "fail"

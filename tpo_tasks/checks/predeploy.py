@@ -210,6 +210,30 @@ def repository_rules(
             Rule((check,), lambda check=check: [check.skipped(reason)])
             for check in git_checks
         ] + rules
+    from ..git import head_sha
+
+    if head_sha(root) is None:
+        # A new repository: git tag, log and blame fail before the first commit.
+        return [
+            Rule((repository.CLEAN_TREE,), lambda: repository.check_clean_tree(root)),
+            Rule(
+                (repository.RELEASE_REF,),
+                lambda: [
+                    repository.RELEASE_REF.result(
+                        "the repository has no commit yet, so nothing can ship",
+                        hint="commit the work, then tag the release",
+                    )
+                ],
+            ),
+            *rules,
+            *(
+                Rule(
+                    (check,),
+                    lambda check=check: [check.skipped("no commit yet")],
+                )
+                for check in git_checks[2:]
+            ),
+        ]
     return [
         Rule((repository.CLEAN_TREE,), lambda: repository.check_clean_tree(root)),
         Rule(
