@@ -380,3 +380,15 @@ def test_repository_without_commits_has_no_errors(tmp_path: Path) -> None:
     errored = [item["id"] for item in report["results"] if item["status"] == "error"]
     assert errored == []
     assert findings(report, "repo.release-ref")[0]["status"] == "fail"
+
+
+def test_binary_dockerfile_one_finding(git_repo: Path) -> None:
+    (git_repo / "Dockerfile").write_bytes(
+        b"\x7fELF\x02\x01\x01\x00" + b"\n\x00\x1b[31m\x00" * 50
+    )
+    commit_all(git_repo)
+    _, report, _ = predeploy_json(git_repo, "--skip", "repo")
+    parse = findings(report, "docker.parse")
+    assert [item["message"] for item in parse] == [
+        "Dockerfile is a binary file, not a Dockerfile"
+    ]

@@ -68,6 +68,12 @@ def docker_rules(scan: RepoScan, settings: Any) -> list[Rule]:
             if path in scan.truncated:
                 yield dockerfile.PARSE.result(too_large_message(path), file=path)
                 continue
+            if b"\0" in scan.raw(path)[:8000]:
+                # One finding for the file, not one per line of binary bytes.
+                yield dockerfile.PARSE.result(
+                    f"{path} is a binary file, not a Dockerfile", file=path, line=1
+                )
+                continue
             try:
                 parsed = scan.cached(
                     ("dockerfile", path),
