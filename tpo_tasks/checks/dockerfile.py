@@ -668,13 +668,18 @@ def hadolint_results(root: Any, paths: list[str], executable: str) -> list[Check
     """Run hadolint once over ``paths`` and return its findings, de-duplicated."""
     from ..command import run
 
+    # "--" ends the options, so a file named -v.Dockerfile is not read as one.
     result = run(
-        [executable, "--no-fail", "--format", "json", *paths],
+        [executable, "--no-fail", "--format", "json", "--", *paths],
         cwd=root,
         check=False,
         timeout=300,
     )
     try:
+        # With --no-fail, a non-zero exit means hadolint itself failed, and its
+        # empty output is not "no findings".
+        if not result.ok:
+            raise ValueError(f"exit status {result.returncode}")
         findings = json.loads(result.stdout or "[]")
     except ValueError:
         detail = (result.stderr or result.stdout).strip().splitlines()
