@@ -417,3 +417,16 @@ def test_hadolint_failure_is_not_a_pass(tmp_path: Path) -> None:
     failing.chmod(0o755)
     with pytest.raises(RuntimeError, match="hadolint printed no JSON"):
         hadolint_results(tmp_path, ["Dockerfile"], str(failing))
+
+
+def test_duplicate_key_is_invalid_yaml() -> None:
+    text = "kind: Service\nspec:\n  ports: []\n  selector: {a: b}\n  selector: {a: c}\n"
+    with pytest.raises(YamlSyntaxError) as raised:
+        parse_documents(text, "service.yaml")
+    assert raised.value.line == 5
+    assert "duplicate key 'selector'" in raised.value.message
+
+
+def test_merge_key_override_is_not_duplicate() -> None:
+    documents = parse_documents("base: &b {x: 1}\nother:\n  <<: *b\n  x: 2\n")
+    assert documents[0].data["other"] == {"x": 2}

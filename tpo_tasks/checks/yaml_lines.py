@@ -130,6 +130,12 @@ def _build_node(node: Any, path: Path, lines: dict[Path, int], budget: _Budget) 
                 key = key_node.value
             else:
                 key = str(_build(key_node, path + ("?",), lines, budget))
+            if key in value and (path + (key,)) in lines:
+                # kubectl, kustomize, compose and the Actions runner all reject a
+                # repeated key, so silently keeping the last one would hide it.
+                raise YamlSyntaxError(
+                    f"duplicate key {key!r}", key_node.start_mark.line + 1
+                )
             child = path + (key,)
             value[key] = _build(value_node, child, lines, budget)
             lines[child] = key_node.start_mark.line + 1
