@@ -430,3 +430,15 @@ def test_duplicate_key_is_invalid_yaml() -> None:
 def test_merge_key_override_is_not_duplicate() -> None:
     documents = parse_documents("base: &b {x: 1}\nother:\n  <<: *b\n  x: 2\n")
     assert documents[0].data["other"] == {"x": 2}
+
+
+def test_numeric_compose_password_found(git_repo: Path) -> None:
+    (git_repo / "compose.yaml").write_text(
+        "services:\n  db:\n    image: postgres:16\n    environment:\n"
+        "      POSTGRES_PASSWORD: 98127364\n      TOKEN_TTL_SECONDS: 3600\n"
+    )
+    commit_all(git_repo)
+    _, report, _ = predeploy_json(git_repo, "--skip", "repo")
+    found = findings(report, "config.literal-secret")
+    assert [item["line"] for item in found] == [5]
+    assert "98127364" not in json.dumps(report)

@@ -28,6 +28,9 @@ SECRET_KEY_PATTERNS = (
     r"masterkey",
 )
 
+# Key names whose numeric value is a secret: an all-digit password or token.
+NUMERIC_SECRET_KEY = re.compile(r"(passw(or)?d|passwd|pwd|secret|token)$", re.I)
+
 # Key names that look secret-like but name a reference, a flag or a file, not a value.
 NOT_SECRET_KEY = re.compile(
     r"(file|path|ref|name|names|keyref|enabled|required|length|expir\w*|ttl|"
@@ -172,6 +175,13 @@ def find_secret(
     its content has a known secret format, or when its key names a secret and the
     value is a literal rather than a reference such as ``${VAR}``.
     """
+    if isinstance(value, int) and not isinstance(value, bool):
+        # YAML reads POSTGRES_PASSWORD: 123456 as a number. Only a key that ends
+        # with a secret word counts, so TokenLifetimeSeconds: 3600 stays a setting.
+        compact = re.sub(r"[-_.\s]", "", str(key or ""))
+        if len(str(value)) >= 4 and NUMERIC_SECRET_KEY.search(compact):
+            return SecretMatch("a literal value", mask_value(str(value)))
+        return None
     if not isinstance(value, str):
         return None
     text = value.strip()
