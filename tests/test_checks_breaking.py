@@ -442,3 +442,28 @@ def test_numeric_compose_password_found(git_repo: Path) -> None:
     found = findings(report, "config.literal-secret")
     assert [item["line"] for item in found] == [5]
     assert "98127364" not in json.dumps(report)
+
+
+# -- post-deploy against a cluster that is not there --------------------------------
+
+
+@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
+def test_postdeploy_unreachable_cluster_exits_3(tmp_path: Path) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        server = f"https://127.0.0.1:{probe.getsockname()[1]}"
+    (tmp_path / "kubeconfig").write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: staging\n"
+        f"clusters: [{{name: c, cluster: {{server: '{server}'}}}}]\n"
+        "contexts: [{name: staging, context: {cluster: c, user: u}}]\n"
+        "users: [{name: u, user: {token: not-a-real-token}}]\n"
+    )
+    (tmp_path / "tpo.yaml").write_text(
+        "tpo:\n  deploy:\n    environments:\n      staging:\n"
+        f"        server: '{server}'\n"
+        f"        kubeconfig: '{tmp_path / 'kubeconfig'}'\n"
+    )
+    completed = run_tpo("checks.postdeploy", "staging", "--json", cwd=tmp_path)
+    assert completed.returncode == 3
+    assert "unreachable" in completed.stderr
+    assert "Traceback" not in completed.stderr

@@ -143,6 +143,9 @@ def postdeploy_rules(
 
     kubectl = Kubectl(environment, settings.deploy)
     kubectl.check_context()
+    # One read before the rules run: an unreachable cluster raises ExternalError
+    # here (exit 3) instead of crashing every rule into an 'error' result.
+    kubectl.get_json("pods")
     state: dict[str, Any] = {}
 
     def pods() -> list[dict[str, Any]]:
