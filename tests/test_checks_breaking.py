@@ -1,4 +1,4 @@
-"""Hostile and tricky input for the checks namespace, each case a past defect."""
+"""Hostile and tricky input for the checks namespace: each case was a defect."""
 
 import importlib.util
 import json
@@ -76,7 +76,7 @@ def test_nesting_below_limit_parses() -> None:
     assert len(documents) == 1
 
 
-def test_alias_bomb_manifest_reported_quickly(git_repo: Path) -> None:
+def test_alias_bomb_manifest_reported(git_repo: Path) -> None:
     (git_repo / "bomb.yaml").write_text(alias_bomb())
     (git_repo / "recursive.yaml").write_text(
         "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: loop}\ndata: &a [*a]\n"
@@ -157,7 +157,7 @@ def test_unknown_instruction_message_is_safe(line: str, hidden: str) -> None:
 
 
 class RawServer:
-    """A loopback TCP server that answers every connection with ``respond``."""
+    """A loopback TCP server that calls ``respond`` for every connection."""
 
     def __init__(self, respond: Callable[[socket.socket, bytes], None]) -> None:
         self.requests: list[bytes] = []

@@ -50,9 +50,7 @@ def display_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
-def _deadline_connection(
-    base: type, seconds: float, expired: threading.Event
-) -> type:
+def _deadline_connection(base: type, seconds: float, expired: threading.Event) -> type:
     """Return a subclass of ``base`` whose socket is shut down after ``seconds``.
 
     The socket timeout bounds each read only, so a server that trickles one header

@@ -78,7 +78,8 @@ def _scalar(node: Any) -> Any:
 
 # Limits that keep a hostile document cheap: an alias bomb ("billion laughs") would
 # otherwise expand to billions of nodes, and a recursive alias or deep nesting would
-# exhaust the Python stack. Real manifests stay far below both.
+# exhaust the Python stack. Both limits are estimates, set well above what
+# manifests, compose files and CRD schemas use.
 MAX_ALIAS_NODES = 100_000
 MAX_DEPTH = 200
 
