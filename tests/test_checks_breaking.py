@@ -467,3 +467,21 @@ def test_postdeploy_unreachable_cluster_exits_3(tmp_path: Path) -> None:
     assert completed.returncode == 3
     assert "unreachable" in completed.stderr
     assert "Traceback" not in completed.stderr
+
+
+def test_health_credentials_not_redirected(raw_server) -> None:
+    target = raw_server(answer_ok)
+
+    def redirect(connection: socket.socket, request: bytes) -> None:
+        connection.sendall(
+            b"HTTP/1.1 302 Found\r\nLocation: "
+            + target.base.encode()
+            + b"/elsewhere\r\nContent-Length: 0\r\n\r\n"
+        )
+
+    origin = raw_server(redirect)
+    url = origin.base.replace("//", "//probe:UrlPassw0rd@") + "/healthz"
+    result = check_url(url, ONE_TRY)
+    assert result.status == "pass"
+    assert b"Authorization" in origin.requests[0]
+    assert b"Authorization" not in target.requests[0]

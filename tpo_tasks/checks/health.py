@@ -96,14 +96,19 @@ def _opener(seconds: float, expired: threading.Event) -> urllib.request.OpenerDi
 
 def _request(url: str) -> urllib.request.Request:
     """Return the request for ``url``, its userinfo sent as Basic authentication."""
-    headers = {"User-Agent": "tpo-tasks checks"}
     parts = urlsplit(url)
-    if parts.username is not None or parts.password is not None:
-        pair = f"{parts.username or ''}:{parts.password or ''}".encode()
-        headers["Authorization"] = "Basic " + base64.b64encode(pair).decode("ascii")
-        netloc = parts.netloc.rpartition("@")[2]
-        url = urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
-    return urllib.request.Request(url, headers=headers)
+    if parts.username is None and parts.password is None:
+        return urllib.request.Request(url, headers={"User-Agent": "tpo-tasks checks"})
+    netloc = parts.netloc.rpartition("@")[2]
+    bare = urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
+    request = urllib.request.Request(bare, headers={"User-Agent": "tpo-tasks checks"})
+    pair = f"{parts.username or ''}:{parts.password or ''}".encode()
+    # Unredirected: urllib copies ordinary headers to a redirect's target, which
+    # may be another host that must not receive the credentials.
+    request.add_unredirected_header(
+        "Authorization", "Basic " + base64.b64encode(pair).decode("ascii")
+    )
+    return request
 
 
 def probe(url: str, timeout: float) -> tuple[int | None, str]:
