@@ -485,3 +485,13 @@ def test_health_credentials_not_redirected(raw_server) -> None:
     assert result.status == "pass"
     assert b"Authorization" in origin.requests[0]
     assert b"Authorization" not in target.requests[0]
+
+
+def test_deep_appsettings_is_parse_failure(git_repo: Path) -> None:
+    (git_repo / "appsettings.json").write_text('{"a":' * 3000 + "1" + "}" * 3000)
+    (git_repo / ".env").write_text("API_TOKEN=EnvTok3nValue\n")
+    commit_all(git_repo)
+    _, report, _ = predeploy_json(git_repo, "--skip", "repo")
+    statuses = {item["id"]: item["status"] for item in report["results"]}
+    assert statuses["config.parse"] == "fail"
+    assert statuses["config.literal-secret"] == "fail"

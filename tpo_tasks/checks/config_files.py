@@ -12,7 +12,7 @@ from typing import Any
 
 from .results import WARN, CheckResult, register
 from .secrets import find_secret
-from .yaml_lines import YamlSyntaxError, dotted, walk_scalars
+from .yaml_lines import MAX_DEPTH, YamlSyntaxError, dotted, walk_scalars
 
 PARSE = register(
     "config.parse",
@@ -105,6 +105,9 @@ class _JsonReader:
         self.skip()
         if self.pos >= len(self.text):
             raise self.fail("unexpected end of file")
+        if len(path) > MAX_DEPTH:
+            # Deeper input would exhaust the Python stack in this recursive reader.
+            raise self.fail(f"nesting deeper than {MAX_DEPTH} levels")
         self.lines[path] = self.line
         char = self.text[self.pos]
         if char == "{":
