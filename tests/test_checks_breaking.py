@@ -495,3 +495,26 @@ def test_deep_appsettings_is_parse_failure(git_repo: Path) -> None:
     statuses = {item["id"]: item["status"] for item in report["results"]}
     assert statuses["config.parse"] == "fail"
     assert statuses["config.literal-secret"] == "fail"
+
+
+@pytest.mark.parametrize(
+    ("base", "reported"),
+    [
+        ("${REGISTRY}/python:3.12", False),
+        ("${REGISTRY}/python@sha256:" + "a" * 64, False),
+        ("${REGISTRY}/python", True),
+        ("python:${TAG}", True),
+        ("${BASE}", True),
+    ],
+    ids=[
+        "registry-arg-tagged",
+        "registry-arg-digest",
+        "registry-arg-untagged",
+        "tag-arg",
+        "whole-image-arg",
+    ],
+)
+def test_unset_arg_base_judged_by_tag(base: str, reported: bool) -> None:
+    text = f"ARG REGISTRY\nARG TAG\nARG BASE\nFROM {base}\nUSER app\n"
+    ids = [item.id for item in check_dockerfile(parse_dockerfile(text))]
+    assert ("docker.base-untagged" in ids) is reported

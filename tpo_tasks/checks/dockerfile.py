@@ -491,6 +491,18 @@ def _check_base(
     path = dockerfile.path
     if stage.image is None:
         _, missing = expand(stage.image_text, dockerfile.global_args)
+        # FROM ${REGISTRY}/python:3.12 is pinned whatever registry the build passes:
+        # fill the unset ARGs with a marker and look at the tag and digest alone.
+        marker = "\0"
+        filled, _ = expand(
+            stage.image_text,
+            {**dockerfile.global_args, **dict.fromkeys(missing, marker)},
+        )
+        _, tag, digest = split_image(filled)
+        if (digest and marker not in digest) or (
+            tag and marker not in tag and tag != "latest"
+        ):
+            return
         names = ", ".join(sorted(set(missing))) or "the variable"
         yield BASE_UNTAGGED.result(
             f"FROM {stage.image_text}: ARG {names} has no default before the first "
