@@ -518,3 +518,34 @@ def test_unset_arg_base_judged_by_tag(base: str, reported: bool) -> None:
     text = f"ARG REGISTRY\nARG TAG\nARG BASE\nFROM {base}\nUSER app\n"
     ids = [item.id for item in check_dockerfile(parse_dockerfile(text))]
     assert ("docker.base-untagged" in ids) is reported
+
+
+IMPLICIT_NAMESPACE = """\
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: default}
+spec: {selector: {app: web}, ports: [{port: 80}]}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: w, image: "w:1"}]}
+---
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata: {name: web, namespace: default}
+spec: {minAvailable: 1, selector: {matchLabels: {app: web}}}
+"""
+
+
+@pytest.mark.parametrize(
+    "check_id", ["k8s.service-selector-unmatched", "k8s.pdb-missing"]
+)
+def test_implicit_namespace_matches_explicit(check_id: str) -> None:
+    results = check_manifests(IMPLICIT_NAMESPACE, "m.yaml", load_settings({}))
+    assert check_id not in [item.id for item in results]

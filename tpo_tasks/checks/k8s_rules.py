@@ -558,6 +558,15 @@ def check_selectors(objects: ManifestSet) -> Iterator[CheckResult]:
             )
 
 
+def same_namespace(first: str | None, second: str | None) -> bool:
+    """Return whether two objects can share a namespace.
+
+    An object without metadata.namespace lands in the namespace it is applied to,
+    so it can be together with any explicit namespace, "default" included.
+    """
+    return first is None or second is None or first == second
+
+
 def _labels_text(labels: Any) -> str:
     if not isinstance(labels, dict) or not labels:
         return "{}"
@@ -582,7 +591,8 @@ def check_service_selectors(objects: ManifestSet) -> Iterator[CheckResult]:
         ):
             continue
         if not any(
-            namespace == manifest.namespace and selector_matches(selector, labels)
+            same_namespace(namespace, manifest.namespace)
+            and selector_matches(selector, labels)
             for namespace, labels in pods
         ):
             yield _result(
@@ -830,7 +840,7 @@ def check_disruption_budgets(objects: ManifestSet) -> Iterator[CheckResult]:
             continue
         labels = template_labels(manifest)
         covered = any(
-            budget.namespace == manifest.namespace
+            same_namespace(budget.namespace, manifest.namespace)
             and selector_matches(
                 (budget.data.get("spec") or {}).get("selector"), labels
             )
