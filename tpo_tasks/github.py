@@ -146,6 +146,11 @@ def split_repo(repo: str) -> tuple[str, str]:
     if not isinstance(repo, str) or not _REPO.fullmatch(repo):
         raise ConfigError(f"invalid repository {repo!r}; expected OWNER/REPO")
     owner, name = repo.split("/")
+    # "." and ".." would turn /repos/{owner}/{repo}/... into another endpoint,
+    # such as /issues (every issue assigned to the token's user).
+    if {owner, name} & {".", ".."}:
+        raise ConfigError(f"invalid repository {repo!r}; expected OWNER/REPO "
+                          "without . or .. parts")
     return owner, name
 
 
@@ -251,12 +256,22 @@ class Client:
                 body = self.api(target, method, headers=extra or None,
                                 query=dict(query) if query else None, data=data)
                 return Response(200, _plain(body), _lower(self.api.recv_hdrs))
+            except json.JSONDecodeError:
+                raise GitHubError(
+                    f"{label} returned a body that is not valid JSON; check "
+                    "GITHUB_API_URL points at the GitHub REST API") from None
             except self._httpx.HTTPStatusError as exc:
                 response = exc.response
                 status = response.status_code
                 found = _lower(response.headers)
-                if status == 304:
+                conditional = any(name.lower() == "if-none-match" for name in extra)
+                if status == 304 and conditional:
                     return Response(304, None, found)
+                if status == 304:
+                    raise GitHubError(
+                        f"{label} returned 304 Not Modified to a request that was "
+                        "not conditional; check GITHUB_API_URL and any proxy "
+                        "in between", status=status) from None
                 wait = self._retry_wait(method, status, found, attempt)
                 if wait is None:
                     raise self._error(label, status, found, response.content) from None
