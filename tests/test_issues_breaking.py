@@ -83,6 +83,22 @@ def test_repo_with_dot_segments_rejected(repo: str) -> None:
         github.split_repo(repo)
 
 
+@pytest.mark.parametrize("answer", [
+    lambda path: (200, {}, b'[{"number": 1,'),
+    lambda path: (200, {"Content-Type": "text/html"}, b"<html>hi</html>"),
+    lambda path: (200, {}, b"<html>hi</html>"),
+    lambda path: _json({"message": "not a list"}),
+    lambda path: _json([None, 5, "x"]),
+    lambda path: _json([{"title": "no number"}]),
+    lambda path: _json([{"number": "5", "title": "text number"}]),
+], ids=["truncated-json", "html-page", "html-as-json", "object", "not-objects",
+        "no-number", "text-number"])
+def test_malformed_issue_page_is_external_error(
+        odd_api: Callable[[Answer], github.Client], answer: Answer) -> None:
+    with pytest.raises(ExternalError):
+        _fetch(odd_api(answer))
+
+
 def test_unconditional_304_is_external_error(
         odd_api: Callable[[Answer], github.Client]) -> None:
     client = odd_api(lambda path: (304, {}, b""))
@@ -97,3 +113,74 @@ def test_unconditional_304_not_unchanged_in_sync(
         fetch_changes(client, RepoState(), [], lambda _: None)
 
 
+def test_duplicate_across_pages_kept_once(
+        odd_api: Callable[[Answer], github.Client]) -> None:
+    def answer(path: str) -> tuple[int, dict[str, str], bytes]:
+        if "page=2" in path:
+            return _json([make_issue(1, "Moved", updated_at="2025-02-01T00:00:00Z"),
+                          make_issue(2)])
+        return _json([make_issue(1, "Before")],
+                     {"Link": f'<{client.api_url}/repos/{REPO}/issues?page=2>; '
+                              'rel="next"'})
+
+    client = odd_api(answer)
+    items = _fetch(client)
+    assert [item["number"] for item in items] == [1, 2]
+    assert items[0]["title"] == "Moved"
+
+
+def test_from_file_body_not_text_is_usage_error(tmp_path: Path) -> None:
+    path = tmp_path / "issues.json"
+    path.write_text(json.dumps([{"number": 5, "title": "t", "body": 5}]))
+    with pytest.raises(UsageError):
+        load_issue_file(str(path))
+
+
+def test_from_file_labels_not_list_is_usage_error(tmp_path: Path) -> None:
+    path = tmp_path / "issues.json"
+    path.write_text(json.dumps([{"number": 5, "title": "t", "labels": {"a": 1}}]))
+    with pytest.raises(UsageError):
+        load_issue_file(str(path))
+
+
+def test_from_file_directory_is_usage_error(tmp_path: Path) -> None:
+    with pytest.raises(UsageError):
+        load_issue_file(str(tmp_path))
+
+
+def _writer(root: Path) -> DocWriter:
+    return DocWriter(directory=root / ".github/issues", repo=REPO, fsync=False)
+
+
+def test_symlinked_issue_doc_left_alone(tmp_path: Path) -> None:
+    outside = tmp_path / "outside.md"
+    outside.write_text("private text\n")
+    root = tmp_path / "repo"
+    folder = root / ".github/issues/3"
+    folder.mkdir(parents=True)
+    (folder / "ISSUE.md").symlink_to(outside)
+    report = WriteReport()
+    _writer(root).write(make_issue(3, "Linked"), None, report)
+    assert len(report.failures) == 1
+    assert (folder / "ISSUE.md").is_symlink()
+    assert outside.read_text() == "private text\n"
+
+
+def test_dirty_checkout_says_what_to_do(git_repo: Path, tmp_path: Path) -> None:
+    (git_repo / "f.txt").write_text("base\n")
+    git(git_repo, "add", "f.txt")
+    git(git_repo, "commit", "-qm", "base")
+    git(git_repo, "checkout", "-q", "-b", "issue-8-old")
+    (git_repo / "f.txt").write_text("on the branch\n")
+    git(git_repo, "commit", "-qam", "branch")
+    git(git_repo, "checkout", "-q", "main")
+    (git_repo / "f.txt").write_text("local edit\n")
+    issues = tmp_path / "issues.json"
+    issues.write_text(json.dumps([make_issue(8, "Eight")]))
+    done = run_tpo("issues.sync", "--repo", REPO, "--from-file", str(issues),
+                   "--number", "8", cwd=git_repo)
+    assert done.returncode == 3
+    assert "f.txt" in done.stderr
+    assert "--no-branch" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert (git_repo / "f.txt").read_text() == "local edit\n"

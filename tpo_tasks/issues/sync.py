@@ -82,6 +82,9 @@ def load_issue_file(path: str) -> list[dict[str, Any]]:
         text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
         raise UsageError(f"--from-file {path}: file not found") from None
+    except IsADirectoryError:
+        raise UsageError(f"--from-file {path}: is a folder; pass a JSON file"
+                         ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ExternalError(f"--from-file {path}: cannot read it ({exc})") from None
     try:
@@ -95,16 +98,54 @@ def load_issue_file(path: str) -> list[dict[str, Any]]:
         raise UsageError(f"--from-file {path}: expected a JSON array of issue "
                          "objects")
     for index, item in enumerate(data):
-        if not isinstance(item, dict) or not _is_number(item.get("number")):
-            raise UsageError(f"--from-file {path}: item {index} has no integer "
-                             "'number'; expected GitHub issue objects")
-        if not isinstance(item.get("title", ""), str):
-            raise UsageError(f"--from-file {path}: item {index} has a non-text title")
+        problem = issue_problem(item)
+        if problem:
+            raise UsageError(f"--from-file {path}: item {index} {problem}; "
+                             "expected GitHub issue objects")
     return data
 
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def page_items(data: Any, where: str) -> list[dict[str, Any]]:
+    """Return the issue objects of one API page; raise ExternalError on others."""
+    if data is None:
+        return []
+    if not isinstance(data, list):
+        raise ExternalError(f"{where} returned {type(data).__name__}, not a list of "
+                            "issues; check GITHUB_API_URL")
+    for index, item in enumerate(data):
+        problem = issue_problem(item)
+        if problem:
+            raise ExternalError(f"{where}: item {index} {problem}; check "
+                                "GITHUB_API_URL")
+    return data
+
+
+def issue_problem(item: Any) -> str | None:
+    """Return what makes ``item`` unusable as a GitHub issue object, or None."""
+    if not isinstance(item, dict) or not _is_number(item.get("number")):
+        return "has no integer 'number'"
+    for key in ("title", "body"):
+        if not isinstance(item.get(key) or "", str):
+            return f"has a non-text {key!r}"
+    if not isinstance(item.get("labels") or [], list):
+        return "has 'labels' that is not an array"
+    return None
+
+
+def unique_issues(items: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Return ``items`` with one entry per number, the last copy in the first place.
+
+    An issue updated while the pages are read can move to a later page and so
+    appear twice.
+    """
+    by_number: dict[int, dict[str, Any]] = {}
+    for item in items:
+        by_number[item["number"]] = item
+    return list(by_number.values())
 
 
 def fetch_open(client: Any, labels: Sequence[str], progress: Progress
@@ -116,10 +157,10 @@ def fetch_open(client: Any, labels: Sequence[str], progress: Progress
     items: list[dict[str, Any]] = []
     for number, page in enumerate(client.paginate(ISSUES_PATH, query=query,
                                                   per_page=PER_PAGE), start=1):
-        items.extend(page.data or [])
+        items.extend(page_items(page.data, f"page {number} of the issue list"))
         if page.next_url or number > 1:
             progress(f"fetched page {number} ({len(items)} items)")
-    return items
+    return unique_issues(items)
 
 
 def fetch_issue(client: Any, number: int) -> dict[str, Any]:
@@ -131,6 +172,7 @@ def fetch_issue(client: Any, number: int) -> dict[str, Any]:
     except NotFound:
         raise UsageError(f"issue #{number} not found in {client.repo} (or no "
                          "access); check --number and the repository") from None
+    item = page_items([item], f"issue #{number}")[0]
     if is_pull_request(item):
         raise UsageError(f"#{number} in {client.repo} is a pull request, not an "
                          "issue; choose an issue number")
@@ -176,13 +218,14 @@ def fetch_changes(client: Any, previous: RepoState, labels: Sequence[str],
             break
         if number == 1:
             first_etag = page.etag
-        items.extend(page.data or [])
+        items.extend(page_items(page.data, f"page {number} of the issue list"))
         if page.next_url or number > 1:
             progress(f"fetched page {number} ({len(items)} items)")
     if not_modified:
         state = RepoState(since=previous.since, etag=previous.etag,
                           etag_query=previous.etag_query, synced_at=now_utc())
         return Fetched([], full, True, state, requests)
+    items = unique_issues(items)
     newest = max((item["updated_at"] for item in items if item.get("updated_at")),
                  default=previous.since)
     # The stored ETag only helps when the next sync sends the same query, which
@@ -232,8 +275,9 @@ def fetch_closed(client: Any, directory: Path, open_items: Sequence[Mapping[str,
     query = {"state": "closed", "since": min(numbers.values())}
     closed: list[dict[str, Any]] = []
     for page in client.paginate(ISSUES_PATH, query=query, per_page=PER_PAGE):
-        closed.extend(item for item in page.data or []
-                      if int(item.get("number", 0)) in numbers)
+        closed.extend(item for item in page_items(page.data, "closed issue list")
+                      if item["number"] in numbers)
+    closed = unique_issues(closed)
     if closed:
         progress(f"{len(closed)} issue(s) with docs were closed upstream")
     return closed
@@ -277,12 +321,21 @@ class DocWriter:
                                    repo=self.repo, override_dir=self.override_dir)
         doc_path = folder / "ISSUE.md"
         meta_path = folder / "metadata.json"
+        links = [path for path in (doc_path, meta_path) if path.is_symlink()]
+        if links:
+            # Following the link would copy a file from outside the docs folder
+            # into it, and the rename would replace the link.
+            report.failures.append(f"#{number}: {links[0]} is a symbolic link, "
+                                   "left unchanged; replace it with a regular file "
+                                   "and sync again")
+            return []
         existing_doc = _read(doc_path)
         try:
             text, appended = document.update(existing_doc, rendered)
         except markers.MarkerError as exc:
             report.failures.append(f"#{number}: {doc_path} left unchanged, its "
-                                   f"generated-region markers are broken ({exc})")
+                                   f"generated-region markers are broken ({exc}); "
+                                   "fix or remove the markers and sync again")
             text, appended = existing_doc, []
         if appended:
             report.warnings.append(f"#{number}: re-added missing regions "

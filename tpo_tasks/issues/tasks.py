@@ -179,7 +179,6 @@ def _pick(issues: list[dict[str, Any]], repo: str) -> dict[str, Any] | None:
 
 def _checkout_branch(workspace: _Workspace, number: int, title: str,
                      prefix: str) -> str | None:
-    from ..git import run_git
     from .slug import branch_name, branches_by_issue
 
     if workspace.git_root is None:
@@ -188,13 +187,28 @@ def _checkout_branch(workspace: _Workspace, number: int, title: str,
         return None
     existing = branches_by_issue(workspace.branches(), prefix).get(number)
     if existing:
-        run_git(workspace.git_root, "checkout", "--quiet", existing, "--")
+        _checkout(workspace.git_root, existing, "--")
         info(f"checked out existing branch {existing}")
         return existing
     name = branch_name(number, title, prefix=prefix)
-    run_git(workspace.git_root, "checkout", "--quiet", "-b", name)
+    _checkout(workspace.git_root, "-b", name)
     info(f"created and checked out branch {name}")
     return name
+
+
+def _checkout(root: Path, *args: str) -> None:
+    """Run ``git checkout``; on failure, raise git's reason with the way out."""
+    from ..git import GitError, run_git
+
+    try:
+        run_git(root, "checkout", "--quiet", *args)
+    except GitError as exc:
+        lines = [line.strip() for line in exc.stderr.splitlines()]
+        reason = " ".join(line for line in lines if line and line != "Aborting")
+        branch = next(arg for arg in args if not arg.startswith("-"))
+        raise ExternalError(f"git checkout failed for branch {branch}: "
+                            f"{reason[:300] or exc.message}; or pass --no-branch "
+                            "to write the docs without a branch") from None
 
 
 @task(
@@ -339,8 +353,7 @@ def _finish(report: Any) -> None:
     if report.failures:
         for message in report.failures[:-1]:
             warn(message)
-        raise TaskFailed(report.failures[-1] + "; fix or remove the markers and "
-                         "sync again")
+        raise TaskFailed(report.failures[-1])
 
 
 ns = Collection("issues")
