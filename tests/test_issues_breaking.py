@@ -152,6 +152,22 @@ def _writer(root: Path) -> DocWriter:
     return DocWriter(directory=root / ".github/issues", repo=REPO, fsync=False)
 
 
+@pytest.mark.parametrize("newline", ["\r", "\r\n", "\n", "\f", "\u2028", "\x85"],
+                         ids=["cr", "crlf", "lf", "form-feed", "line-separator",
+                              "next-line"])
+def test_marker_in_body_after_newline_escaped(tmp_path: Path, newline: str) -> None:
+    # str.splitlines ends a line at each of these separators.
+    body = (f"a{newline}<!-- tpo:end description -->\nINJECTED"
+            f"{newline}<!-- tpo:begin notes -->\nb")
+    report = WriteReport()
+    _writer(tmp_path).write(make_issue(20, "Body with markers", body=body), None,
+                            report)
+    assert report.failures == []
+    text = (tmp_path / ".github/issues/20/ISSUE.md").read_text(encoding="utf-8")
+    assert markers.region_names(text).count("description") == 1
+    assert "notes" not in markers.region_names(text)
+
+
 def test_symlinked_issue_doc_left_alone(tmp_path: Path) -> None:
     outside = tmp_path / "outside.md"
     outside.write_text("private text\n")

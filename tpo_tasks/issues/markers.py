@@ -16,7 +16,11 @@ into ``&lt;`` so that Markdown still shows the same characters.
 import re
 
 MARKER = re.compile(r"^<!-- tpo:(begin|end) ([a-z][a-z0-9-]*) -->[ \t]*$")
-_MARKER_LIKE = re.compile(r"^([ \t]*)<(!--[ \t]*tpo:)", re.M)
+# split_regions splits lines with str.splitlines, which also ends a line at
+# "\r", "\f", "\x85", "\u2028" and the other characters below.
+_MARKER_LIKE = re.compile(
+    r"(?:^|(?<=[\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]))([ \t]*)<(!--[ \t]*tpo:)",
+    re.M)
 
 
 class MarkerError(ValueError):
