@@ -129,6 +129,10 @@ def test_duplicate_across_pages_kept_once(
     assert items[0]["title"] == "Moved"
 
 
+def test_label_given_as_string_is_one_label() -> None:
+    assert metadata.label_names("bug") == ["bug"]
+
+
 def test_from_file_body_not_text_is_usage_error(tmp_path: Path) -> None:
     path = tmp_path / "issues.json"
     path.write_text(json.dumps([{"number": 5, "title": "t", "body": 5}]))
@@ -180,6 +184,10 @@ def test_symlinked_issue_doc_left_alone(tmp_path: Path) -> None:
     assert len(report.failures) == 1
     assert (folder / "ISSUE.md").is_symlink()
     assert outside.read_text() == "private text\n"
+
+
+def test_ansi_title_gives_clean_branch() -> None:
+    assert branch_name(1, "\x1b[31mred\x1b[0m alert") == "issue-1-red-alert"
 
 
 def test_dirty_checkout_says_what_to_do(git_repo: Path, tmp_path: Path) -> None:

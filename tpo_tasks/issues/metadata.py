@@ -69,6 +69,8 @@ _BOLD_HEADING = re.compile(r"^\s*(?:\*\*|__)(.+?)(?:\*\*|__):?\s*$")
 def label_names(labels: Iterable[Any] | None) -> list[str]:
     """Return label names; GitHub gives objects, hand-written files plain strings."""
     names = []
+    if isinstance(labels, str):
+        labels = [labels]
     for label in labels or ():
         if isinstance(label, Mapping):
             name = label.get("name")

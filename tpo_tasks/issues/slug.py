@@ -17,7 +17,10 @@ def title_slug(title: str, *, max_length: int = MAX_SLUG_LENGTH) -> str:
     from slugify import slugify
     from text_unidecode import unidecode
 
-    ascii_title = unidecode(title or "")
+    from .picker import sanitize
+
+    # Without this, "\x1b[31m" would leave "31m" in the slug.
+    ascii_title = unidecode(sanitize(title))
     slug = slugify(ascii_title, max_length=max_length, word_boundary=True,
                    save_order=True, separator="-", lowercase=True)
     return re.sub(r"[^a-z0-9-]+", "", slug).strip("-")
