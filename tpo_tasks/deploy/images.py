@@ -9,13 +9,18 @@ from pathlib import Path
 from typing import Any
 
 from ..command import run
-from ..errors import ExternalError, UsageError
+from ..errors import ConfigError, ExternalError, UsageError
 from ..fileio import write_text_atomic
 
 BUILDS_FILE = ".tpo/builds.json"
 BUILDS_FORMAT = 1
 _TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+# One or more path components of a Docker image name, with no tag or digest.
+_IMAGE_NAME = re.compile(
+    r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$")
+# A Kubernetes namespace is an RFC 1123 label of at most 63 characters.
+_NAMESPACE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 
 
 @dataclass(frozen=True)
@@ -29,6 +34,26 @@ class SourceState:
     @property
     def short(self) -> str:
         return self.sha[:7]
+
+
+def check_names(deploy: Any) -> None:
+    """Raise ConfigError when an image name or a namespace is invalid.
+
+    Run before any build or kubectl call, so a bad name exits 2 instead of
+    failing halfway through a deploy.
+    """
+    for service in deploy.services.values():
+        if not _IMAGE_NAME.fullmatch(service.image):
+            key = f"tpo.deploy.services.{service.name}"
+            raise ConfigError(
+                f"invalid image name {service.image!r} for {key}; use lowercase "
+                f"letters, digits, '.', '_', '-' and '/' without a tag, or set "
+                f"{key}.image")
+    for env in deploy.environments.values():
+        if not _NAMESPACE.fullmatch(env.namespace):
+            raise ConfigError(
+                f"invalid tpo.deploy.environments.{env.name}.namespace "
+                f"{env.namespace!r}; use at most 63 lowercase letters, digits and '-'")
 
 
 def image_tag(version: str, sha: str, dirty: bool) -> str:

@@ -23,8 +23,11 @@ def _root() -> Path:
 
 def _settings(c: Context) -> Any:
     from ..task import settings
+    from .images import check_names
 
-    return settings(c)
+    loaded = settings(c)
+    check_names(loaded.deploy)
+    return loaded
 
 
 def _environment(c: Context, name: str | None) -> tuple[Any, Any]:

@@ -1,0 +1,56 @@
+"""Hard cases of the deploy namespace found by trying to break it.
+
+Names that cannot become an image reference or a namespace must stop the task
+with exit 2 before any build or kubectl call.
+"""
+
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import run_tpo
+
+
+def write_deploy_config(repo: Path, *, services: dict, namespace: str = "demo") -> None:
+    deploy = {
+        "registry": "127.0.0.1:5000/team",
+        "services": services,
+        "environments": {
+            "staging": {"kube_context": "staging", "server": "http://127.0.0.1:9",
+                        "namespace": namespace,
+                        "kubeconfig": str(repo / "missing-kubeconfig")},
+        },
+    }
+    (repo / "invoke.yaml").write_text(yaml.safe_dump({"tpo": {"deploy": deploy}}))
+
+
+@pytest.mark.parametrize(
+    "services",
+    [{"a b": {}}, {"Web": {}}, {"../x": {}}, {"web": {"image": "Web:latest"}}],
+    ids=["space", "upper-case", "path", "image-with-tag"],
+)
+def test_invalid_image_name_exits_2(git_repo: Path, services: dict) -> None:
+    write_deploy_config(git_repo, services=services)
+    completed = run_tpo("deploy.build", "--dry-run", cwd=git_repo)
+    assert completed.returncode == 2, completed.stderr
+    assert "tpo.deploy.services." in completed.stderr
+    assert "would build" not in completed.stdout
+    assert "Traceback" not in completed.stderr
+
+
+@pytest.mark.parametrize("namespace", ["../x", "a b", "Demo", "x" * 64],
+                         ids=["path", "space", "upper-case", "too-long"])
+def test_invalid_namespace_exits_2(git_repo: Path, namespace: str) -> None:
+    write_deploy_config(git_repo, services={"web": {}}, namespace=namespace)
+    completed = run_tpo("deploy.history", "staging", cwd=git_repo)
+    assert completed.returncode == 2, completed.stderr
+    assert "tpo.deploy.environments.staging.namespace" in completed.stderr
+    assert "Traceback" not in completed.stderr
+
+
+def test_valid_names_still_accepted(git_repo: Path) -> None:
+    services = {"web": {}, "api-v2": {"image": "team/api_v2.x"}}
+    write_deploy_config(git_repo, services=services)
+    completed = run_tpo("deploy.build", "--dry-run", cwd=git_repo)
+    assert completed.returncode == 0, completed.stderr
+    assert "team/api_v2.x:" in completed.stdout
