@@ -1,7 +1,8 @@
 """Hard cases of the deploy namespace found by trying to break it.
 
 Names that cannot become an image reference or a namespace must stop the task
-with exit 2 before any build or kubectl call.
+with exit 2 before any build or kubectl call. Dotenv files may contain quoted
+values that span lines, such as a PEM key.
 """
 
 from pathlib import Path
@@ -9,6 +10,9 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import run_tpo
+
+from tpo_tasks.deploy.secrets import parse_dotenv
+from tpo_tasks.errors import UsageError
 
 
 def write_deploy_config(repo: Path, *, services: dict, namespace: str = "demo") -> None:
@@ -54,3 +58,29 @@ def test_valid_names_still_accepted(git_repo: Path) -> None:
     completed = run_tpo("deploy.build", "--dry-run", cwd=git_repo)
     assert completed.returncode == 0, completed.stderr
     assert "team/api_v2.x:" in completed.stdout
+
+
+PEM = "-----BEGIN KEY-----\nYWJjZGVmZ2hpamts\n-----END KEY-----"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (f'PEM="{PEM}"\nNEXT=1\n', {"PEM": PEM, "NEXT": "1"}),
+        (f"export PEM='{PEM}'\n", {"PEM": PEM}),
+        ('A="one\n  two # not a comment\n"\n', {"A": "one\n  two # not a comment\n"}),
+        ('A="x\\"\ny"\n', {"A": 'x"\ny'}),
+    ],
+    ids=["double-quoted", "single-quoted-export", "inner-hash-and-indent",
+         "escaped-quote"],
+)
+def test_dotenv_multiline_quoted_value(text: str, expected: dict) -> None:
+    assert parse_dotenv(text) == expected
+
+
+def test_dotenv_unterminated_multiline_names_first_line() -> None:
+    with pytest.raises(UsageError) as caught:
+        parse_dotenv('OK=1\nPEM="-----BEGIN KEY-----\nc2VjcmV0LXBheWxvYWQ=\n', "x.env")
+    assert "x.env:2:" in str(caught.value)
+    assert "c2VjcmV0LXBheWxvYWQ=" not in str(caught.value)
+

@@ -21,9 +21,7 @@ _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\"}
 def _unquote(value: str, path: str, number: int) -> str:
     if value[:1] in ("'", '"'):
         quote = value[0]
-        end = value.find(quote, 1)
-        while quote == '"' and end > 0 and value[end - 1] == "\\":
-            end = value.find(quote, end + 1)
+        end = _closing_quote(value)
         if end < 0:
             raise UsageError(f"{path}:{number}: unterminated {quote} quote; close it")
         inner = value[1:end]
@@ -34,14 +32,28 @@ def _unquote(value: str, path: str, number: int) -> str:
     return re.split(r"\s+#", value, maxsplit=1)[0].strip()
 
 
+def _closing_quote(value: str) -> int:
+    """Return the index of the quote closing ``value``'s opening quote, or -1."""
+    quote = value[0]
+    end = value.find(quote, 1)
+    while quote == '"' and end > 0 and value[end - 1] == "\\":
+        end = value.find(quote, end + 1)
+    return end
+
+
 def parse_dotenv(text: str, path: str = "env file") -> dict[str, str]:
     """Parse ``KEY=VALUE`` lines (``export``, quotes and comments allowed).
 
-    A malformed line raises a UsageError naming its line number, never its value.
+    A quoted value may span lines (a PEM key, for example). A malformed line
+    raises a UsageError naming its line number, never its value.
     """
     values: dict[str, str] = {}
-    for number, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip()
+    lines = text.splitlines()
+    index = 0
+    while index < len(lines):
+        number = index + 1
+        line = lines[index].strip()
+        index += 1
         if not line or line.startswith("#"):
             continue
         if line.startswith("export "):
@@ -51,7 +63,15 @@ def parse_dotenv(text: str, path: str = "env file") -> dict[str, str]:
         if not separator or not _KEY.fullmatch(key):
             raise UsageError(f"{path}:{number}: expected KEY=VALUE with a key of "
                              "letters, digits, '-', '_' or '.'")
-        values[key] = _unquote(value.strip(), path, number)
+        value = value.strip()
+        if value[:1] in ("'", '"'):
+            # Keys contain no '=', so the raw line's first '=' ends the key. Lines
+            # join unstripped, which keeps the whitespace inside the quotes.
+            value = lines[number - 1].split("=", 1)[1].lstrip()
+            while _closing_quote(value) < 0 and index < len(lines):
+                value += "\n" + lines[index]
+                index += 1
+        values[key] = _unquote(value, path, number)
         register_secret(values[key])
     if not values:
         raise UsageError(f"{path} contains no KEY=VALUE lines; add at least one")
