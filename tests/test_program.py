@@ -88,6 +88,20 @@ def test_tpo_parse_error_exits_2(tmp_path: Path, tpo) -> None:
     assert "--no-such-flag" in completed.stderr
 
 
+def test_tpo_bad_integer_flag_exits_2(tmp_path: Path, tpo) -> None:
+    completed = tpo(
+        "checks.health",
+        "--url",
+        "http://127.0.0.1:9/",
+        "--attempts",
+        "abc",
+        cwd=tmp_path,
+    )
+    assert completed.returncode == 2
+    assert "'abc'" in completed.stderr
+    assert "Traceback" not in completed.stderr
+
+
 def test_inv_parse_error_keeps_invoke_exit_1(git_repo: Path) -> None:
     (git_repo / "tasks.py").write_text("from tpo_tasks import namespace\n")
     completed = inv("config", "--no-such-flag", cwd=git_repo)

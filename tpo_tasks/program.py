@@ -88,8 +88,11 @@ class TpoProgram(Program):
             super().parse_tasks()
         except ParseError as exc:
             self._exit_usage(exc)
+        except ValueError as exc:
+            # Invoke casts a flag's value to the type of its default while parsing.
+            self._exit_usage(f"invalid flag value: {exc}")
 
-    def _exit_usage(self, exc: ParseError) -> None:
+    def _exit_usage(self, exc: ParseError | str) -> None:
         print(f"Error: {exc}", file=sys.stderr)
         sys.exit(ExitCode.USAGE)
 
