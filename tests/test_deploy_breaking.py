@@ -1,15 +1,18 @@
 """Hard cases of the deploy namespace found by trying to break it.
 
-Names that cannot become an image reference or a namespace must stop the task
-with exit 2 before any build or kubectl call. Dotenv files may contain quoted
-values that span lines, such as a PEM key.
+Names that cannot become an image reference or a namespace, and an overlay
+path that does not exist, must stop the task with exit 2 before any build or
+kubectl call. Dotenv files may contain quoted values that span lines, such as a
+PEM key.
 """
 
+import uuid
 from pathlib import Path
 
 import pytest
 import yaml
-from conftest import run_tpo
+from conftest import git, run_tpo
+from support.deploy import DemoProject
 
 from tpo_tasks.deploy.secrets import parse_dotenv
 from tpo_tasks.errors import UsageError
@@ -84,3 +87,16 @@ def test_dotenv_unterminated_multiline_names_first_line() -> None:
     assert "x.env:2:" in str(caught.value)
     assert "c2VjcmV0LXBheWxvYWQ=" not in str(caught.value)
 
+
+def test_missing_overlay_stops_before_build(demo_project: DemoProject) -> None:
+    # A commit of its own, so the demo image is not yet in the registry.
+    (demo_project.root / "www" / "build-id.txt").write_text(uuid.uuid4().hex)
+    git(demo_project.root, "add", "www/build-id.txt")
+    git(demo_project.root, "commit", "-q", "-m", "chore: new build")
+    demo_project.write_config(
+        environments={"staging": {"overlay": "kube/overlays/missing"}})
+    done = run_tpo("deploy.staging", cwd=demo_project.root)
+    assert done.returncode == 2, done.stderr
+    assert "kube/overlays/missing" in done.stderr
+    assert "building" not in done.stderr
+    assert demo_project.clusters.mutating("staging") == []

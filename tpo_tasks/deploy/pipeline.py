@@ -208,14 +208,24 @@ def pins_for(settings: Any, images: Mapping[str, str]) -> dict[str, str]:
 # -- render and check ------------------------------------------------------------
 
 
+def check_overlay(root: Path, env: Any) -> Path:
+    """Return ``env``'s overlay folder; raise UsageError when it does not exist.
+
+    Deploys call this before building or copying images, so a wrong path costs
+    no build.
+    """
+    overlay = root / env.overlay
+    if not overlay.is_dir():
+        raise UsageError(f"overlay {env.overlay} not found in {root}; create it or "
+                         f"set tpo.deploy.environments.{env.name}.overlay")
+    return overlay
+
+
 def render_checked(root: Path, settings: Any, env: Any,
                    pins: Mapping[str, str]) -> Rendered:
     """Render the overlay with ``pins``, then run our rules and the manifest checks."""
-    overlay = (root / env.overlay)
+    overlay = check_overlay(root, env)
     key = f"tpo.deploy.environments.{env.name}.overlay"
-    if not overlay.is_dir():
-        raise UsageError(f"overlay {env.overlay} not found in {root}; create it or "
-                         f"set {key}")
     rendered = render_overlay(overlay, env.namespace, pins, key=key)
     problems = deploy_rule_findings(rendered, pins, env.namespace)
     results = manifest_check_results(rendered.text, f"{env.overlay} (rendered)",

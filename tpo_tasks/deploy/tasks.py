@@ -62,6 +62,7 @@ def _build_plan(c: Context, name: str, *, allow_different_commit: bool,
     settings, env = _environment(c, name)
     kubectl = _kubectl(settings, env)
     root = _root()
+    pipeline.check_overlay(root, env)
     state = source_state(root)
     docker = Docker()
     promoted = None
