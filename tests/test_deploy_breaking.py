@@ -6,8 +6,10 @@ kubectl call. Dotenv files may contain quoted values that span lines, such as a
 PEM key.
 """
 
+import base64
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -100,3 +102,50 @@ def test_missing_overlay_stops_before_build(demo_project: DemoProject) -> None:
     assert "kube/overlays/missing" in done.stderr
     assert "building" not in done.stderr
     assert demo_project.clusters.mutating("staging") == []
+
+
+HOSTILE_ENV = f"""\
+# comment
+export API_TOKEN=ghp_0123456789abcdefghijklmnopqrstuvwxyzAB
+QUOTED="say \\"hi\\" a=b"
+EQUALS=a=b=c
+EMPTY=
+UNICODE=pässwörd✓
+INLINE=kept # dropped comment
+PEM="{PEM}"
+"""
+HOSTILE_VALUES = {
+    "API_TOKEN": "ghp_0123456789abcdefghijklmnopqrstuvwxyzAB",
+    "QUOTED": 'say "hi" a=b',
+    "EQUALS": "a=b=c",
+    "EMPTY": "",
+    "UNICODE": "pässwörd✓",
+    "INLINE": "kept",
+    "PEM": PEM,
+}
+
+
+def test_secrets_hostile_dotenv_applied(tmp_path: Path, deploy_clusters: Any) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    staging = deploy_clusters.servers["staging"]
+    deploy = {"environments": {"staging": {
+        "server": staging.url, "namespace": "demo",
+        "kubeconfig": str(deploy_clusters.kubeconfig)}}}
+    (repo / "invoke.yaml").write_text(yaml.safe_dump({"tpo": {"deploy": deploy}}))
+    env_file = tmp_path / "app.env"
+    env_file.write_text(HOSTILE_ENV, encoding="utf-8")
+    done = run_tpo("deploy.secrets", "staging", "--from-env-file", str(env_file),
+                   cwd=repo, env={"KUBECACHEDIR": str(tmp_path / "kube-cache")})
+    assert done.returncode == 0, done.stderr
+    secret = staging.get("v1", "Secret", "app", namespace="demo")
+    decoded = {key: base64.b64decode(value).decode("utf-8")
+               for key, value in (secret or {}).get("data", {}).items()}
+    assert decoded == HOSTILE_VALUES
+    token = HOSTILE_VALUES["API_TOKEN"]
+    assert token not in done.stdout + done.stderr
+    assert "BEGIN KEY" not in done.stdout + done.stderr
+    others = [r for r in staging.requests if not r.path.endswith("/secrets/app")]
+    assert not [r.path for r in others if token.encode() in r.body]
+    assert deploy_clusters.requests("prod") == []
