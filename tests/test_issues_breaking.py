@@ -208,3 +208,16 @@ def test_dirty_checkout_says_what_to_do(git_repo: Path, tmp_path: Path) -> None:
     assert "--no-branch" in done.stderr
     assert "Traceback" not in done.stderr
     assert (git_repo / "f.txt").read_text() == "local edit\n"
+
+
+def test_next_link_to_same_page_stops(
+        odd_api: Callable[[Answer], github.Client]) -> None:
+    def answer(path: str) -> tuple[int, dict[str, str], bytes]:
+        return _json([make_issue(1)],
+                     {"Link": f'<{client.api_url}/repos/{REPO}/issues?page=1>; '
+                              'rel="next"'})
+
+    client = odd_api(answer)
+    with pytest.raises(ExternalError):
+        _fetch(client)
+    assert client.request_count <= 3

@@ -306,8 +306,14 @@ class Client:
         first = {**(query or {}), "per_page": per_page}
         response = self.send(path, query=first, etag=etag)
         yield response
+        seen: set[str] = set()
         while not response.not_modified and response.next_url:
-            response = self.send(self._same_origin(response.next_url))
+            url = self._same_origin(response.next_url)
+            if url in seen:
+                raise GitHubError(f"GET {urlsplit(url).path}: the API sent the same "
+                                  "next-page link twice; stopping to avoid a loop")
+            seen.add(url)
+            response = self.send(url)
             yield response
 
     # -- helpers ---------------------------------------------------------------
