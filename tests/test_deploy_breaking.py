@@ -104,6 +104,18 @@ def test_missing_overlay_stops_before_build(demo_project: DemoProject) -> None:
     assert demo_project.clusters.mutating("staging") == []
 
 
+@pytest.mark.parametrize("line", ["A='it''s'", 'A="abc"def', "A='x' y"],
+                         ids=["shell-concatenation", "suffix", "word-after"])
+def test_dotenv_text_after_quote_rejected(line: str) -> None:
+    with pytest.raises(UsageError) as caught:
+        parse_dotenv(line + "\n", "x.env")
+    assert "x.env:1:" in str(caught.value)
+
+
+def test_dotenv_comment_after_quote_allowed() -> None:
+    assert parse_dotenv('A="x y"  # note\n') == {"A": "x y"}
+
+
 HOSTILE_ENV = f"""\
 # comment
 export API_TOKEN=ghp_0123456789abcdefghijklmnopqrstuvwxyzAB

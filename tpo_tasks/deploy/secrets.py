@@ -24,6 +24,10 @@ def _unquote(value: str, path: str, number: int) -> str:
         end = _closing_quote(value)
         if end < 0:
             raise UsageError(f"{path}:{number}: unterminated {quote} quote; close it")
+        rest = value[end + 1:].strip()
+        if rest and not rest.startswith("#"):
+            raise UsageError(f"{path}:{number}: text after the closing {quote} quote; "
+                             "quote the whole value or move the text into the quotes")
         inner = value[1:end]
         if quote == '"':
             inner = re.sub(r"\\(.)", lambda m: _ESCAPES.get(m.group(1),
