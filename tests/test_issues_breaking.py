@@ -12,7 +12,7 @@ from conftest import git, run_tpo
 
 from tpo_tasks import github
 from tpo_tasks.errors import ConfigError, ExternalError, UsageError
-from tpo_tasks.issues import markers, metadata
+from tpo_tasks.issues import markers, metadata, state
 from tpo_tasks.issues.slug import branch_name
 from tpo_tasks.issues.state import RepoState
 from tpo_tasks.issues.sync import (
@@ -221,3 +221,22 @@ def test_next_link_to_same_page_stops(
     with pytest.raises(ExternalError):
         _fetch(client)
     assert client.request_count <= 3
+
+
+@pytest.mark.parametrize("stored", [
+    {"since": 5},
+    {"since": "garbage"},
+    {"since": ["2025-01-01T00:00:00Z"]},
+], ids=["number", "text", "list"])
+def test_invalid_stored_since_means_full_sync(stored: dict[str, Any]) -> None:
+    data = {"version": 1, "repositories": {REPO: stored}}
+    assert state.entry(data, REPO) == RepoState()
+
+
+@pytest.mark.parametrize("etag", ['W/"a"\r\nX-Evil: 1', 5, "W/\"\u00e9\""],
+                         ids=["line-break", "number", "non-ascii"])
+def test_invalid_stored_etag_dropped(etag: Any) -> None:
+    query = {"state": "all", "since": "2025-01-01T00:00:00Z"}
+    data = {"version": 1, "repositories": {REPO: {
+        "since": "2025-01-01T00:00:00Z", "etag": etag, "etag_query": query}}}
+    assert state.entry(data, REPO).etag is None

@@ -10,6 +10,7 @@ absent, which makes the next sync a full one.
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -56,9 +57,27 @@ def entry(data: Mapping[str, Any], key: str) -> RepoState:
     if not isinstance(raw, dict):
         return RepoState()
     fields = {name: raw.get(name) for name in RepoState.__dataclass_fields__}
+    if fields["since"] is not None and not _is_timestamp(fields["since"]):
+        warn(f"ignoring the sync state of {key}: invalid since "
+             f"{fields['since']!r}; doing a full sync")
+        return RepoState()
     if not isinstance(fields["etag_query"], dict):
         fields["etag_query"] = None
+    etag = fields["etag"]
+    # The ETag goes back in an If-None-Match header: only visible ASCII fits.
+    if not (isinstance(etag, str) and etag.isascii() and etag.isprintable()):
+        fields["etag"] = fields["etag_query"] = None
     return RepoState(**fields)
+
+
+def _is_timestamp(value: Any) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return True
 
 
 def same_cursor(old: RepoState, new: RepoState) -> bool:
