@@ -27,7 +27,7 @@ def write_deploy_config(repo: Path, *, services: dict, namespace: str = "demo") 
         "environments": {
             "staging": {"kube_context": "staging", "server": "http://127.0.0.1:9",
                         "namespace": namespace,
-                        "kubeconfig": str(repo / "missing-kubeconfig")},
+                        "kubeconfig": str(repo / "kubeconfig")},
         },
     }
     (repo / "invoke.yaml").write_text(yaml.safe_dump({"tpo": {"deploy": deploy}}))
@@ -161,3 +161,31 @@ def test_secrets_hostile_dotenv_applied(tmp_path: Path, deploy_clusters: Any) ->
     others = [r for r in staging.requests if not r.path.endswith("/secrets/app")]
     assert not [r.path for r in others if token.encode() in r.body]
     assert deploy_clusters.requests("prod") == []
+
+
+def test_rollback_after_no_rollback_restores_last_success(
+        demo_project: DemoProject) -> None:
+    """A failed deploy left in place is replaced by the newest success."""
+    import json
+
+    from tpo_tasks.testing.fake_kube import Fault
+
+    staging = demo_project.clusters.servers["staging"]
+    first = run_tpo("deploy.staging", cwd=demo_project.root)
+    assert first.returncode == 0, first.stderr
+    staging.add_fault(Fault(mode="progress-deadline", times=1, after=0.2))
+    demo_project.write_config(environments={"staging": {
+        "overlay": "kube/overlays/variant", "rollout_timeout": 3}})
+    failed = run_tpo("deploy.staging", "--no-rollback", cwd=demo_project.root)
+    assert failed.returncode == 1, failed.stderr
+    rollback = run_tpo("deploy.rollback", "staging", cwd=demo_project.root)
+    assert rollback.returncode == 0, rollback.stderr
+    listed = run_tpo("deploy.history", "staging", "--json", cwd=demo_project.root)
+    results = {r["revision"]: (r["result"], r["rollback_of"])
+               for r in json.loads(listed.stdout)}
+    assert results == {1: ("succeeded", None), 2: ("failed", None),
+                       3: ("succeeded", 1)}
+    template = staging.get("apps/v1", "Deployment", "demo",
+                           namespace="demo")["spec"]["template"]
+    assert "demo/variant" not in template["metadata"].get("annotations", {})
+

@@ -485,9 +485,12 @@ def execute_rollback(kubectl: Kubectl, settings: Any, env: Any, target: Revision
     with DeployLock(kubectl, settings.deploy.lock_ttl):
         fresh = read_history(kubectl)
         current = fresh.last_successful()
-        outcome = _rollback_apply(kubectl, fresh, target,
-                                  current.revision if current else None, env,
-                                  settings, force_conflicts)
+        # Re-applying the newest success replaces only a failed revision, which
+        # stays failed, so no revision is marked rolled back.
+        replaced = (current.revision if current and current.revision != target.revision
+                    else None)
+        outcome = _rollback_apply(kubectl, fresh, target, replaced, env, settings,
+                                  force_conflicts)
         write_history(kubectl, fresh, settings.deploy.history_limit)
     return outcome
 

@@ -329,7 +329,13 @@ def rollback(c: Context, env: str | None = None, to: int = 0, yes: bool = False,
         if current is None:
             raise UsageError(f"{environment.name} has no successful revision to roll "
                              "back from")
-        target = stored.last_successful(before=current.revision)
+        newest = stored.newest()
+        if newest is not None and newest.result == "failed":
+            # A failed revision is still applied (--no-rollback, or an automatic
+            # rollback that failed), so the newest success is the state to restore.
+            target = current
+        else:
+            target = stored.last_successful(before=current.revision)
         if target is None:
             raise UsageError(f"{environment.name} has no successful revision before "
                              f"revision {current.revision}; nothing to roll back to")
