@@ -189,3 +189,26 @@ def test_rollback_after_no_rollback_restores_last_success(
                            namespace="demo")["spec"]["template"]
     assert "demo/variant" not in template["metadata"].get("annotations", {})
 
+
+MALFORMED_KUBECONFIGS = {
+    "cluster-null": "clusters:\n- {name: staging, cluster: null}\n"
+                    "contexts:\n- {name: staging, context: {cluster: staging}}\n",
+    "cluster-string": "clusters:\n- {name: staging, cluster: x}\n"
+                      "contexts:\n- {name: staging, context: {cluster: staging}}\n",
+    "context-string": "clusters:\n- {name: staging, cluster: {server: 'http://x'}}\n"
+                      "contexts:\n- {name: staging, context: x}\n",
+    "contexts-number": "contexts: 5\n",
+    "clusters-mapping": "clusters: {staging: 1}\n"
+                        "contexts:\n- {name: staging, context: {cluster: staging}}\n",
+}
+
+
+@pytest.mark.parametrize("text", list(MALFORMED_KUBECONFIGS.values()),
+                         ids=list(MALFORMED_KUBECONFIGS))
+def test_malformed_kubeconfig_is_one_line_error(git_repo: Path, text: str) -> None:
+    write_deploy_config(git_repo, services={"web": {}})
+    (git_repo / "kubeconfig").write_text(text)
+    completed = run_tpo("deploy.history", "staging", cwd=git_repo)
+    assert completed.returncode == 2, completed.stderr
+    assert completed.stderr.startswith("Error: "), completed.stderr
+    assert "Traceback" not in completed.stderr

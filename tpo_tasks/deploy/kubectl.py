@@ -80,9 +80,14 @@ def _load_kubeconfig(path: str) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def _named(data: Mapping[str, Any], section: str) -> dict[str, Mapping[str, Any]]:
+def _named(data: Mapping[str, Any], section: str,
+           path: str) -> dict[str, Mapping[str, Any]]:
+    items = data.get(section) or []
+    if not isinstance(items, list):
+        raise ConfigError(f"kubeconfig {path}: {section} is not a list of named "
+                          "entries; fix the file")
     entries: dict[str, Mapping[str, Any]] = {}
-    for entry in data.get(section) or []:
+    for entry in items:
         if isinstance(entry, Mapping) and isinstance(entry.get("name"), str):
             entries.setdefault(entry["name"], entry)
     return entries
@@ -111,9 +116,9 @@ def resolve_context(env: Environment, paths: Sequence[str]) -> ResolvedContext:
     clusters: dict[str, Mapping[str, Any]] = {}
     for path in paths:
         data = _load_kubeconfig(path)
-        for name, entry in _named(data, "contexts").items():
+        for name, entry in _named(data, "contexts", path).items():
             contexts.setdefault(name, entry)
-        for name, entry in _named(data, "clusters").items():
+        for name, entry in _named(data, "clusters", path).items():
             clusters.setdefault(name, entry)
     where = os.pathsep.join(paths)
     context = contexts.get(env.kube_context)
@@ -122,9 +127,11 @@ def resolve_context(env: Environment, paths: Sequence[str]) -> ResolvedContext:
             f"context {env.kube_context!r} not found in kubeconfig {where}; add it "
             f"there or set {key}.kube_context / {key}.kubeconfig"
         )
-    cluster_name = (context.get("context") or {}).get("cluster")
+    details = context.get("context")
+    cluster_name = details.get("cluster") if isinstance(details, Mapping) else None
     cluster = clusters.get(cluster_name) if isinstance(cluster_name, str) else None
-    server = (cluster or {}).get("cluster", {}).get("server") if cluster else None
+    fields = cluster.get("cluster") if cluster else None
+    server = fields.get("server") if isinstance(fields, Mapping) else None
     if not isinstance(server, str) or not server:
         raise ConfigError(f"context {env.kube_context!r} in {where} names cluster "
                           f"{cluster_name!r}, which has no server; fix the kubeconfig")
