@@ -240,3 +240,17 @@ def test_invalid_stored_etag_dropped(etag: Any) -> None:
     data = {"version": 1, "repositories": {REPO: {
         "since": "2025-01-01T00:00:00Z", "etag": etag, "etag_query": query}}}
     assert state.entry(data, REPO).etag is None
+
+
+@pytest.mark.parametrize("field", [
+    {"comments": "abc"}, {"comments": -3}, {"comments": 1e400}, {"assignees": 5},
+    {"created_at": 5}, {"html_url": 5}, {"milestone": {"title": 5}},
+    {"milestone": "v1"},
+], ids=["comments-text", "comments-negative", "comments-huge", "assignees-number",
+        "created-number", "url-number", "milestone-title-number", "milestone-text"])
+def test_from_file_field_of_wrong_type_rejected(tmp_path: Path,
+                                                field: dict[str, Any]) -> None:
+    path = tmp_path / "issues.json"
+    path.write_text(json.dumps([{"number": 5, "title": "t", **field}]))
+    with pytest.raises(UsageError):
+        load_issue_file(str(path))

@@ -128,12 +128,25 @@ def issue_problem(item: Any) -> str | None:
     """Return what makes ``item`` unusable as a GitHub issue object, or None."""
     if not isinstance(item, dict) or not _is_number(item.get("number")):
         return "has no integer 'number'"
-    for key in ("title", "body"):
+    for key in _TEXT_FIELDS:
         if not isinstance(item.get(key) or "", str):
             return f"has a non-text {key!r}"
-    if not isinstance(item.get("labels") or [], list):
-        return "has 'labels' that is not an array"
+    for key in ("labels", "assignees"):
+        if not isinstance(item.get(key) or [], list):
+            return f"has {key!r} that is not an array"
+    comments = item.get("comments") or 0
+    if isinstance(comments, bool) or not isinstance(comments, int) or comments < 0:
+        return "has 'comments' that is not a count"
+    milestone = item.get("milestone") or {}
+    if not isinstance(milestone, dict) or not isinstance(
+            milestone.get("title") or "", str):
+        return "has a 'milestone' that is not an object with a text title"
     return None
+
+
+# Fields copied into metadata.json and the --json list, where they must be text.
+_TEXT_FIELDS = ("title", "body", "state", "html_url", "url", "created_at",
+                "updated_at", "closed_at")
 
 
 def unique_issues(items: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
