@@ -1,10 +1,11 @@
 """Benchmark release planning and changelog generation on long generated histories.
 
 For each size (commits, tags) the script generates a linear repository with
-``git fast-import`` (Conventional Commit messages, every tenth one free-form,
-annotated tags ``v1.K.0`` evenly spaced, ``pyproject.toml`` at the last tag's
-version with a ``[tool.commitizen]`` table), then times side by side, each under
-``unshare -n`` (no network; git-cliff checks for updates otherwise):
+``git fast-import``. Its commits have Conventional Commit messages (every tenth one
+free-form), annotated tags ``v1.K.0`` are evenly spaced, and ``pyproject.toml``
+holds the last tag's version and a ``[tool.commitizen]`` table. The script then
+times these side by side, each under ``unshare -n`` (no network, because
+git-cliff checks for updates otherwise):
 
 - planning: ``tpo release.plan --json``, ``cz bump --get-next``,
   ``git-cliff --bumped-version``;
@@ -129,8 +130,11 @@ def run_once(args: list[str], cwd: Path, timeout: float,
 
 def measure_group(commands: list[tuple[str, list[str], Path | None]], cwd: Path,
                   runs: int, timeout: float) -> list[tuple[float | None, str]]:
-    """Run the commands in turn, ``runs`` rounds, so that load from other processes
-    falls on all of them alike; return each one's median time and last output."""
+    """Return each command's median time and last output over ``runs`` rounds.
+
+    The commands take turns in every round, so load from other processes falls
+    on all of them alike.
+    """
     times: list[list[float]] = [[] for _ in commands]
     outputs = [""] * len(commands)
     failed: dict[int, str] = {}
