@@ -254,3 +254,13 @@ def test_from_file_field_of_wrong_type_rejected(tmp_path: Path,
     path.write_text(json.dumps([{"number": 5, "title": "t", **field}]))
     with pytest.raises(UsageError):
         load_issue_file(str(path))
+
+
+def test_marker_in_issue_url_escaped(tmp_path: Path) -> None:
+    issue = {**make_issue(6, "Odd link"),
+             "html_url": "https://x\n<!-- tpo:end header -->\nX\n<!-- tpo:begin zz -->"}
+    report = WriteReport()
+    _writer(tmp_path).write(issue, None, report)
+    assert report.failures == []
+    text = (tmp_path / ".github/issues/6/ISSUE.md").read_text(encoding="utf-8")
+    assert "zz" not in markers.region_names(text)

@@ -66,7 +66,7 @@ def context(metadata: Mapping[str, Any], *, author: str | None, repo: str
         "created": _date(metadata["created_at"]),
         "updated": _date(metadata["updated_at"]),
         "closed": metadata["closed_at"][:10] if metadata["closed_at"] else "",
-        "url": metadata["url"] or "",
+        "url": markers.escape_markers(one_line(metadata["url"])),
         "details": [
             ("Labels", table_cell(", ".join(labels)) if labels else "none"),
             ("Assignees", table_cell(", ".join(f"@{a}" for a in assignees))
