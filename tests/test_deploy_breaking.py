@@ -212,3 +212,50 @@ def test_malformed_kubeconfig_is_one_line_error(git_repo: Path, text: str) -> No
     assert completed.returncode == 2, completed.stderr
     assert completed.stderr.startswith("Error: "), completed.stderr
     assert "Traceback" not in completed.stderr
+
+
+def _revision(**changes: Any) -> dict[str, Any]:
+    revision = {"revision": 1, "time": "2026-01-01T00:00:00Z", "version": "1.0.0",
+                "git_sha": "a" * 40, "images": {"web": "r/web@sha256:" + "0" * 64},
+                "actor": "ci", "result": "succeeded", "rollback_of": None,
+                "manifest_sha256": "0" * 64, "reason": None}
+    revision.update(changes)
+    return revision
+
+
+TAMPERED_HISTORIES = {
+    "images-string": ({"revisions": [_revision(images="web")]}, None),
+    "images-list": ({"revisions": [_revision(images=["web"])]}, None),
+    "unknown-result": ({"revisions": [_revision(result="maybe")]}, None),
+    "revision-mapping": ({"revisions": [{"revision": {}}]}, None),
+    "manifests-not-base64": ({"revisions": [_revision()]}, "%%%"),
+    "manifests-not-gzip": ({"revisions": [_revision()]}, "bm90IGd6aXA="),
+}
+
+
+@pytest.mark.parametrize(("stored", "packed"), list(TAMPERED_HISTORIES.values()),
+                         ids=list(TAMPERED_HISTORIES))
+def test_tampered_history_is_one_line_error(
+        tmp_path: Path, deploy_clusters: Any, stored: dict, packed: str | None) -> None:
+    import json
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    staging = deploy_clusters.servers["staging"]
+    deploy = {"environments": {"staging": {
+        "server": staging.url, "namespace": "demo",
+        "kubeconfig": str(deploy_clusters.kubeconfig)}}}
+    (repo / "invoke.yaml").write_text(yaml.safe_dump({"tpo": {"deploy": deploy}}))
+    configmap: dict[str, Any] = {
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "tpo-deploy-history", "namespace": "demo"},
+        "data": {"history.json": json.dumps({"format": 1, **stored})}}
+    if packed is not None:
+        configmap["binaryData"] = {"manifest-1.yaml.gz": packed}
+    staging.put(configmap)
+    completed = run_tpo("deploy.history", "staging", cwd=repo,
+                        env={"KUBECACHEDIR": str(tmp_path / "kube-cache")})
+    assert completed.returncode == 3, completed.stderr
+    assert completed.stderr.startswith("Error: "), completed.stderr
+    assert "Traceback" not in completed.stderr

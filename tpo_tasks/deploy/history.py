@@ -142,19 +142,30 @@ def parse_configmap(obj: Mapping[str, Any] | None, where: str = "") -> History:
             f"ConfigMap {CONFIGMAP}{where} uses history format {version}, newer than "
             f"this tpo-tasks reads ({FORMAT}); upgrade tpo-tasks"
         )
+    malformed = ExternalError(f"ConfigMap {CONFIGMAP}{where} contains a malformed "
+                              "revision; inspect it with kubectl get configmap")
     try:
         revisions = [Revision.from_json(item) for item in stored.get("revisions", [])]
-    except (KeyError, ValueError, TypeError):
-        raise ExternalError(f"ConfigMap {CONFIGMAP}{where} contains a malformed "
-                            "revision; inspect it with kubectl get configmap") from None
+    except (KeyError, ValueError, TypeError, AttributeError):
+        raise malformed from None
+    if any(revision.result not in RESULTS for revision in revisions):
+        raise malformed
     revisions.sort(key=lambda r: r.revision, reverse=True)
     manifests = {}
     binary = obj.get("binaryData") or {}
     for revision in revisions:
         packed = binary.get(_manifest_key(revision.revision))
         if packed:
-            manifests[revision.revision] = gzip.decompress(
-                base64.b64decode(packed)).decode("utf-8")
+            try:
+                manifests[revision.revision] = gzip.decompress(
+                    base64.b64decode(packed, validate=True)).decode("utf-8")
+            except (ValueError, OSError, EOFError):
+                # binascii.Error and UnicodeDecodeError are ValueErrors;
+                # gzip.BadGzipFile is an OSError.
+                raise ExternalError(
+                    f"ConfigMap {CONFIGMAP}{where} holds unreadable manifests for "
+                    f"revision {revision.revision}; inspect it with kubectl get "
+                    "configmap") from None
     return History(revisions, manifests,
                    obj.get("metadata", {}).get("resourceVersion"))
 
