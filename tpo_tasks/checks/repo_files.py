@@ -15,6 +15,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, TypeVar
 
+from ..globs import glob_to_regex
 from .yaml_lines import Document, YamlSyntaxError, parse_documents
 
 T = TypeVar("T")
@@ -36,29 +37,6 @@ _WALK_SKIP = {
     ".ruff_cache",
 }
 MAX_FILE_BYTES = 2_000_000
-
-
-def glob_to_regex(pattern: str) -> re.Pattern[str]:
-    """Compile a path glob where ``**`` crosses folders and ``*`` does not."""
-    parts = []
-    index = 0
-    while index < len(pattern):
-        if pattern.startswith("**/", index):
-            parts.append("(?:.*/)?")
-            index += 3
-        elif pattern.startswith("**", index):
-            parts.append(".*")
-            index += 2
-        elif pattern[index] == "*":
-            parts.append("[^/]*")
-            index += 1
-        elif pattern[index] == "?":
-            parts.append("[^/]")
-            index += 1
-        else:
-            parts.append(re.escape(pattern[index]))
-            index += 1
-    return re.compile("^" + "".join(parts) + "$")
 
 
 def is_excluded(path: str, patterns: Iterable[re.Pattern[str]]) -> bool:

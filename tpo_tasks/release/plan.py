@@ -21,6 +21,7 @@ from pathlib import Path
 from ..config import ReleaseSettings
 from ..errors import RefusedError, TpoError
 from ..git import head_sha, is_ancestor, run_git, tree_status
+from ..globs import glob_to_regex
 from ..output import warn
 from . import version_files, versions
 from .changelog import ChangelogFormatError, parse
@@ -124,28 +125,6 @@ def current_version(root: str | os.PathLike[str], settings: ReleaseSettings) -> 
     return tag.version.text if tag else "0.0.0"
 
 
-def _glob_regex(pattern: str) -> re.Pattern[str]:
-    parts = []
-    index = 0
-    while index < len(pattern):
-        if pattern.startswith("**/", index):
-            parts.append("(?:.*/)?")
-            index += 3
-        elif pattern.startswith("**", index):
-            parts.append(".*")
-            index += 2
-        elif pattern[index] == "*":
-            parts.append("[^/]*")
-            index += 1
-        elif pattern[index] == "?":
-            parts.append("[^/]")
-            index += 1
-        else:
-            parts.append(re.escape(pattern[index]))
-            index += 1
-    return re.compile("^" + "".join(parts) + "$")
-
-
 def match_migrations(paths: list[str], globs: tuple[str, ...] | list[str]) -> list[str]:
     """Return the ``paths`` that match a migration glob, sorted.
 
@@ -153,8 +132,8 @@ def match_migrations(paths: list[str], globs: tuple[str, ...] | list[str]) -> li
     starting with ``!`` excludes. EF Core ``*.Designer.cs`` and ``*ModelSnapshot.cs``
     files never count.
     """
-    include = [_glob_regex(item) for item in globs if not item.startswith("!")]
-    exclude = [_glob_regex(item[1:]) for item in globs if item.startswith("!")]
+    include = [glob_to_regex(item) for item in globs if not item.startswith("!")]
+    exclude = [glob_to_regex(item[1:]) for item in globs if item.startswith("!")]
     found = []
     for path in paths:
         if not any(regex.match(path) for regex in include):
