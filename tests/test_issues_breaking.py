@@ -1,4 +1,4 @@
-"""Hostile input for the issues namespace: odd API answers, files and repositories."""
+"""Hostile input for the issues namespace: odd API responses, files and repositories."""
 
 import json
 import threading
@@ -49,7 +49,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def odd_api() -> Iterator[Callable[[Answer], github.Client]]:
-    """Start loopback servers answering as told; return a client factory."""
+    """Start loopback servers that send the given responses; return a client factory."""
     servers: list[ThreadingHTTPServer] = []
 
     def start(answer: Answer) -> github.Client:
@@ -264,3 +264,10 @@ def test_marker_in_issue_url_escaped(tmp_path: Path) -> None:
     assert report.failures == []
     text = (tmp_path / ".github/issues/6/ISSUE.md").read_text(encoding="utf-8")
     assert "zz" not in markers.region_names(text)
+
+
+def test_from_file_duplicate_number_kept_once(tmp_path: Path) -> None:
+    path = tmp_path / "issues.json"
+    path.write_text(json.dumps([make_issue(5, "Old"), make_issue(5, "New")]))
+    items = load_issue_file(str(path))
+    assert [item["title"] for item in items] == ["New"]

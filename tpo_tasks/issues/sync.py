@@ -83,7 +83,7 @@ def load_issue_file(path: str) -> list[dict[str, Any]]:
     except FileNotFoundError:
         raise UsageError(f"--from-file {path}: file not found") from None
     except IsADirectoryError:
-        raise UsageError(f"--from-file {path}: is a folder; pass a JSON file"
+        raise UsageError(f"--from-file {path}: is a directory; pass a JSON file"
                          ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ExternalError(f"--from-file {path}: cannot read it ({exc})") from None
@@ -102,7 +102,7 @@ def load_issue_file(path: str) -> list[dict[str, Any]]:
         if problem:
             raise UsageError(f"--from-file {path}: item {index} {problem}; "
                              "expected GitHub issue objects")
-    return data
+    return unique_issues(data)
 
 
 def _is_number(value: Any) -> bool:
