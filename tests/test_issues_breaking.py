@@ -55,7 +55,7 @@ def odd_api() -> Iterator[Callable[[Answer], github.Client]]:
     def start(answer: Answer) -> github.Client:
         handler = type("Handler", (_Handler,), {"answer": staticmethod(answer)})
         server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
+        threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
         servers.append(server)
         url = f"http://127.0.0.1:{server.server_port}"
         return github.Client(REPO, api_url=url, token=None, retries=0, backoff=0)
