@@ -259,3 +259,12 @@ def test_tampered_history_is_one_line_error(
     assert completed.returncode == 3, completed.stderr
     assert completed.stderr.startswith("Error: "), completed.stderr
     assert "Traceback" not in completed.stderr
+
+
+def test_render_output_file_is_usage_error(git_repo: Path) -> None:
+    write_deploy_config(git_repo, services={"web": {}})
+    (git_repo / "taken").write_text("keep me\n")
+    completed = run_tpo("deploy.render", "staging", "--output", "taken", cwd=git_repo)
+    assert completed.returncode == 2, completed.stderr
+    assert "--output" in completed.stderr
+    assert (git_repo / "taken").read_text() == "keep me\n"

@@ -244,9 +244,13 @@ def _render_plan(c: Context, env: str) -> Any:
                       "(default: print them on stdout)"})
 def render(c: Context, env: str | None = None, output: str = "") -> None:
     """Print or write the exact manifests a deploy would apply."""
+    from ..errors import UsageError
     from ..fileio import write_text_atomic
     from ..output import result
 
+    if output and Path(output).exists() and not Path(output).is_dir():
+        raise UsageError(f"--output {output} is a file; pass a folder to write "
+                         "manifests.yaml into")
     plan = _render_plan(c, env)
     if output:
         target = Path(output) / "manifests.yaml"
