@@ -49,14 +49,17 @@ def loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
     real_connect = socket.socket.connect
     real_connect_ex = socket.socket.connect_ex
 
-    def guarded_connect(self: socket.socket, address: object) -> None:
-        if self.family in (socket.AF_INET, socket.AF_INET6) and not _is_loopback(address):
+    def reject_remote(sock: socket.socket, address: object) -> None:
+        is_inet = sock.family in (socket.AF_INET, socket.AF_INET6)
+        if is_inet and not _is_loopback(address):
             raise NonLoopbackConnection(f"test tried to connect to {address!r}")
+
+    def guarded_connect(self: socket.socket, address: object) -> None:
+        reject_remote(self, address)
         return real_connect(self, address)
 
     def guarded_connect_ex(self: socket.socket, address: object) -> int:
-        if self.family in (socket.AF_INET, socket.AF_INET6) and not _is_loopback(address):
-            raise NonLoopbackConnection(f"test tried to connect to {address!r}")
+        reject_remote(self, address)
         return real_connect_ex(self, address)
 
     monkeypatch.setattr(socket.socket, "connect", guarded_connect)
@@ -102,8 +105,13 @@ def git_repo(tmp_path: Path) -> Path:
     return repo
 
 
-def run_tpo(*args: str, cwd: Path, env: dict[str, str] | None = None,
-            input: str | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def run_tpo(
+    *args: str,
+    cwd: Path,
+    env: dict[str, str] | None = None,
+    input: str | None = None,
+    timeout: float = 120,
+) -> subprocess.CompletedProcess[str]:
     """Run the ``tpo`` console script in a subprocess, as a user would."""
     return subprocess.run(
         [sys.executable, "-m", "tpo_tasks", *args], cwd=cwd, capture_output=True,
