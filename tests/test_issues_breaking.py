@@ -21,6 +21,7 @@ from tpo_tasks.issues.sync import (
     fetch_changes,
     fetch_open,
     load_issue_file,
+    open_docs,
 )
 from tpo_tasks.testing.fake_github import make_issue
 
@@ -271,3 +272,21 @@ def test_from_file_duplicate_number_kept_once(tmp_path: Path) -> None:
     path.write_text(json.dumps([make_issue(5, "Old"), make_issue(5, "New")]))
     items = load_issue_file(str(path))
     assert [item["title"] for item in items] == ["New"]
+
+
+def test_non_utf8_issue_doc_left_alone(tmp_path: Path) -> None:
+    doc = tmp_path / ".github/issues/5/ISSUE.md"
+    doc.parent.mkdir(parents=True)
+    doc.write_bytes(b"caf\xe9 notes\n")
+    (doc.parent / "metadata.json").write_bytes(b'{"title": "caf\xe9"}')
+    report = WriteReport()
+    _writer(tmp_path).write(make_issue(5, "Latin-1 notes"), None, report)
+    assert len(report.failures) == 1
+    assert doc.read_bytes() == b"caf\xe9 notes\n"
+
+
+def test_non_utf8_metadata_skipped_in_scan(tmp_path: Path) -> None:
+    folder = tmp_path / "5"
+    folder.mkdir()
+    (folder / "metadata.json").write_bytes(b'{"title": "caf\xe9"}')
+    assert open_docs(tmp_path, REPO) == {}

@@ -342,7 +342,13 @@ class DocWriter:
                                    "left unchanged; replace it with a regular file "
                                    "and sync again")
             return []
-        existing_doc = _read(doc_path)
+        try:
+            existing_doc = _read(doc_path)
+        except UnicodeDecodeError as exc:
+            report.failures.append(f"#{number}: {doc_path} is not valid UTF-8 "
+                                   f"(byte {exc.start}), left unchanged; save it "
+                                   "as UTF-8 and sync again")
+            return []
         try:
             text, appended = document.update(existing_doc, rendered)
         except markers.MarkerError as exc:
@@ -435,7 +441,10 @@ def _read(path: Path) -> str | None:
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:
-    text = _read(path)
+    try:
+        text = _read(path)
+    except UnicodeDecodeError:
+        return None
     if text is None:
         return None
     try:
