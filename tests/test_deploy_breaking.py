@@ -1,9 +1,9 @@
 """Hard cases of the deploy namespace found by trying to break it.
 
-Names that cannot become an image reference or a namespace, and an overlay
-path that does not exist, must stop the task with exit 2 before any build or
-kubectl call. Dotenv files may contain quoted values that span lines, such as a
-PEM key.
+Invalid names, a missing overlay and a file given as --output exit 2 before any
+build or kubectl call. A malformed kubeconfig or a tampered history ConfigMap
+gives a one-line error, not a traceback. Dotenv values may span lines, and a
+rollback after --no-rollback restores the newest successful revision.
 """
 
 import base64
