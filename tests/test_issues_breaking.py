@@ -290,3 +290,15 @@ def test_non_utf8_metadata_skipped_in_scan(tmp_path: Path) -> None:
     folder.mkdir()
     (folder / "metadata.json").write_bytes(b'{"title": "caf\xe9"}')
     assert open_docs(tmp_path, REPO) == {}
+
+
+def test_symlinked_issue_folder_left_alone(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    docs = tmp_path / "repo/.github/issues"
+    docs.mkdir(parents=True)
+    (docs / "3").symlink_to(outside, target_is_directory=True)
+    report = WriteReport()
+    _writer(tmp_path / "repo").write(make_issue(3, "Linked folder"), None, report)
+    assert len(report.failures) == 1
+    assert list(outside.iterdir()) == []

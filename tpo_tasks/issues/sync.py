@@ -334,10 +334,11 @@ class DocWriter:
                                    repo=self.repo, override_dir=self.override_dir)
         doc_path = folder / "ISSUE.md"
         meta_path = folder / "metadata.json"
-        links = [path for path in (doc_path, meta_path) if path.is_symlink()]
+        links = [path for path in (folder, doc_path, meta_path) if path.is_symlink()]
         if links:
-            # Following the link would copy a file from outside the docs folder
-            # into it, and the rename would replace the link.
+            # Following a file link would copy a file from outside the docs folder
+            # into it, and the rename would replace the link. A folder link would
+            # send the writes outside the repository.
             report.failures.append(f"#{number}: {links[0]} is a symbolic link, "
                                    "left unchanged; replace it with a regular file "
                                    "and sync again")
