@@ -179,8 +179,16 @@ def _toml_get(data: dict, key: str) -> object:
 def _check_toml(old: str, new: str, key: str, value: str, path: str) -> None:
     import tomllib
 
-    before = tomllib.loads(old)
-    after = tomllib.loads(new)
+    try:
+        before = tomllib.loads(old)
+    except tomllib.TOMLDecodeError as exc:
+        raise VersionFileError(f"{path} is not valid TOML ({exc}); fix the file"
+                               ) from None
+    try:
+        after = tomllib.loads(new)
+    except tomllib.TOMLDecodeError:
+        raise VersionFileError(f"editing {path} would make it invalid TOML; "
+                               "edit the version by hand") from None
     _set_dotted(before, key, value)
     if before != after:
         raise VersionFileError(f"editing {path} would change more than {key}; "
