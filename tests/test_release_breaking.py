@@ -7,8 +7,13 @@ Cases: an invalid pyproject.toml, a write that fails halfway through a bump, a
 
 from pathlib import Path
 
+import pytest
 from support.release import commit, git_run, json_output, run_release, tag
 
+from tpo_tasks.config import load_settings
+from tpo_tasks.errors import ExternalError
+from tpo_tasks.release import bump as bumping
+from tpo_tasks.release import plan as planning
 
 
 def snapshot(repo: Path) -> tuple[str, str, str, dict[str, bytes]]:
@@ -27,3 +32,26 @@ def test_invalid_pyproject_fails_without_traceback(git_repo: Path) -> None:
     assert "Traceback" not in completed.stderr
     assert completed.returncode == 1
     assert "pyproject.toml is not valid TOML" in completed.stderr
+
+
+def test_failed_write_restores_and_says_so(
+    release_repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    commit(release_repo, "fix: a bug")
+    before = snapshot(release_repo)
+    settings = load_settings({"tpo": {}}).release
+    _, plan = planning.plan(release_repo, settings)
+    prepared = bumping.prepare(release_repo, settings, plan, "2026-01-15")
+    real_write = bumping.write_bytes_atomic
+
+    def fail_on_changelog(path: Path, data: bytes) -> None:
+        if Path(path).name == "CHANGELOG.md":
+            raise PermissionError(1, "Operation not permitted", f"{path}.tmp")
+        real_write(path, data)
+
+    monkeypatch.setattr(bumping, "write_bytes_atomic", fail_on_changelog)
+    with pytest.raises(ExternalError) as raised:
+        bumping.execute(release_repo, prepared, bumping.Steps())
+    assert "writing CHANGELOG.md failed" in raised.value.message
+    assert "the release was undone" in raised.value.message
+    assert snapshot(release_repo) == before

@@ -201,7 +201,13 @@ def execute(root: str | os.PathLike[str], prepared: Prepared, steps: Steps,
     committed = tagged = False
     try:
         for change in prepared.changes:
-            write_bytes_atomic(root / change.path, change.new)
+            try:
+                write_bytes_atomic(root / change.path, change.new)
+            except OSError as exc:
+                # The OSError names write_bytes_atomic's temporary file; report
+                # the version file or changelog instead.
+                raise ExternalError(f"writing {change.path} failed: {exc.strerror}"
+                                    ) from None
             written.append(change)
         progress(f"updated {', '.join(change.path for change in written)}")
         if steps.commit:
