@@ -55,3 +55,18 @@ def test_failed_write_restores_and_says_so(
     assert "writing CHANGELOG.md failed" in raised.value.message
     assert "the release was undone" in raised.value.message
     assert snapshot(release_repo) == before
+
+
+def test_bare_tag_format_ignores_v_tags(git_repo: Path) -> None:
+    commit(git_repo, "chore: add pyproject", {
+        "pyproject.toml": '[project]\nname = "x"\nversion = "0.4.2"\n',
+        "invoke.yaml": "tpo:\n  release:\n    tag_format: '{version}'\n",
+    })
+    tag(git_repo, "0.4.2")
+    tag(git_repo, "v5.0.0")
+    commit(git_repo, "fix: a bug")
+    completed = run_release(git_repo, "release.plan", "--json")
+    plan = json_output(completed)
+    assert plan["last_tag"] == "0.4.2"
+    assert plan["next_version"] == "0.4.3"
+    assert plan["go"] is True

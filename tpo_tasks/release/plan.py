@@ -74,7 +74,10 @@ def release_tags(root: str | os.PathLike[str], settings: ReleaseSettings,
     for line in run_git(root, *args).stdout.splitlines():
         name, object_id, peeled, date = line.split("\0")
         match = pattern.match(name)
-        if match is None:
+        if match is None or match.group("version")[:1] in ("v", "V"):
+            # PEP 440 accepts a leading "v", so under the format "{version}" the
+            # tag v5.0.0 would otherwise count as a release of the version text
+            # "v5.0.0", which the tool never writes.
             continue
         version = versions.parse(match.group("version"), scheme)
         if version is None:
