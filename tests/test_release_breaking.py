@@ -70,3 +70,29 @@ def test_bare_tag_format_ignores_v_tags(git_repo: Path) -> None:
     assert plan["last_tag"] == "0.4.2"
     assert plan["next_version"] == "0.4.3"
     assert plan["go"] is True
+
+
+TWO_VERSIONS_CSPROJ = """\
+<Project Sdk="Microsoft.NET.Sdk">
+  <PropertyGroup>
+    <Version>0.4.2</Version>
+  </PropertyGroup>
+  <PropertyGroup Condition="'$(Configuration)' == 'Release'">
+    <Version>0.4.2</Version>
+  </PropertyGroup>
+</Project>
+"""
+
+
+def test_project_with_two_versions_is_refused(git_repo: Path) -> None:
+    commit(git_repo, "chore: add project", {
+        "Api.csproj": TWO_VERSIONS_CSPROJ,
+        "invoke.yaml": "tpo:\n  release:\n    version_files: [Api.csproj]\n",
+    })
+    tag(git_repo, "v0.4.2")
+    commit(git_repo, "fix: a bug")
+    completed = run_release(git_repo, "release.bump")
+    assert completed.returncode == 4
+    assert "Api.csproj has 2 <Version> elements, at lines 3 and 6" in completed.stderr
+    assert (git_repo / "Api.csproj").read_text() == TWO_VERSIONS_CSPROJ
+    assert git_run(git_repo, "tag", "--list") == "v0.4.2"

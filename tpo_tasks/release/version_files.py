@@ -10,8 +10,9 @@ Kinds, chosen from the file name unless ``key`` or ``pattern`` says otherwise:
 - ``*.toml``: dotted ``key`` (``pyproject.toml``: ``project.version``, else
   ``tool.poetry.version``); PEP 440 required for ``pyproject.toml``.
 - ``*.json``: dotted ``key`` (default ``version``); ``package.json`` needs SemVer.
-- ``*.csproj``, ``*.props``, ``*.targets``, ``*.xml``: the first ``<Version>`` element
-  (or the element named by ``key``) outside comments; SemVer required (NuGet).
+- ``*.csproj``, ``*.props``, ``*.targets``, ``*.xml``: the one ``<Version>`` element
+  (or the element named by ``key``) outside comments, rejected when there are two;
+  SemVer required (NuGet).
 - ``*.yaml``, ``*.yml``: a top-level ``key`` (default ``version``); Helm's
   ``Chart.yaml`` ``version`` needs SemVer, ``appVersion`` takes any string.
 - a ``pattern`` with one group: the group's span in the first match.
@@ -270,16 +271,36 @@ def _check_json(old: str, new: str, key: str, value: str, path: str) -> None:
 # -- XML (MSBuild) ----------------------------------------------------------------
 
 
-def _locate_xml(text: str, element: str) -> Location | None:
+def _xml_elements(text: str, element: str) -> list[Location]:
     comments = [(match.start(), match.end())
                 for match in re.finditer(r"<!--.*?-->", text, re.S)]
     name = re.escape(element)
     pattern = re.compile(rf"<{name}>\s*(?P<value>[^<\s]*)\s*</{name}>")
-    for match in pattern.finditer(text):
-        if any(start <= match.start() < end for start, end in comments):
-            continue
-        return Location(match.start("value"), match.end("value"), match.group("value"))
-    return None
+    return [Location(match.start("value"), match.end("value"), match.group("value"))
+            for match in pattern.finditer(text)
+            if not any(start <= match.start() < end for start, end in comments)]
+
+
+def _locate_xml(text: str, element: str) -> Location | None:
+    found = _xml_elements(text, element)
+    return found[0] if found else None
+
+
+def _locate_single_xml(text: str, element: str, path: str) -> Location | None:
+    """Return the only ``<element>`` outside comments; raise when there are more.
+
+    MSBuild lets the last of several definitions win (unless a Condition
+    excludes it), so editing only the first one could leave the build at the
+    old version.
+    """
+    found = _xml_elements(text, element)
+    if len(found) > 1:
+        lines = " and ".join(str(text.count("\n", 0, item.start) + 1)
+                             for item in found)
+        raise VersionFileError(
+            f"{path} has {len(found)} <{element}> elements, at lines {lines}; keep "
+            "one, or select one with a pattern in tpo.release.version_files")
+    return found[0] if found else None
 
 
 def _check_xml(old: str, new: str, element: str, value: str, path: str) -> None:
@@ -363,7 +384,7 @@ def _locate(
         return _locate_json(text, key)
     if kind == "xml":
         assert key is not None
-        return _locate_xml(text, key)
+        return _locate_single_xml(text, key, spec.path)
     if kind == "yaml":
         assert key is not None
         return _locate_yaml(text, key)
