@@ -96,3 +96,15 @@ def test_project_with_two_versions_is_refused(git_repo: Path) -> None:
     assert "Api.csproj has 2 <Version> elements, at lines 3 and 6" in completed.stderr
     assert (git_repo / "Api.csproj").read_text() == TWO_VERSIONS_CSPROJ
     assert git_run(git_repo, "tag", "--list") == "v0.4.2"
+
+
+def test_inline_project_table_is_not_skipped(git_repo: Path) -> None:
+    pyproject = 'project = { name = "x", version = "0.4.2" }\n'
+    commit(git_repo, "chore: add pyproject", {"pyproject.toml": pyproject})
+    tag(git_repo, "v0.4.2")
+    commit(git_repo, "fix: a bug")
+    completed = run_release(git_repo, "release.bump")
+    assert completed.returncode == 4
+    assert "pyproject.toml: no version found at key project.version" in (
+        completed.stderr)
+    assert git_run(git_repo, "tag", "--list") == "v0.4.2"

@@ -434,8 +434,20 @@ def _pyproject_has_static_version(root: Path) -> bool:
     if not path.is_file():
         return False
     _, text = _decode(path.read_bytes(), "pyproject.toml")
-    return (_locate_toml(text, "project.version") is not None
-            or _locate_toml(text, "tool.poetry.version") is not None)
+    if (_locate_toml(text, "project.version") is not None
+            or _locate_toml(text, "tool.poetry.version") is not None):
+        return True
+    # A static version the line scanner cannot edit (an inline table, a dotted
+    # key) still makes pyproject.toml a version file, so that reading it fails
+    # loudly instead of the release leaving it at the old version.
+    import tomllib
+
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError:
+        return False
+    return (isinstance(_toml_get(data, "project.version"), str)
+            or isinstance(_toml_get(data, "tool.poetry.version"), str))
 
 
 def version_file_specs(
