@@ -108,3 +108,21 @@ def test_inline_project_table_is_not_skipped(git_repo: Path) -> None:
     assert "pyproject.toml: no version found at key project.version" in (
         completed.stderr)
     assert git_run(git_repo, "tag", "--list") == "v0.4.2"
+
+
+def test_symlinked_version_file_is_refused(git_repo: Path) -> None:
+    commit(git_repo, "chore: add version files", {
+        "VERSION": "0.4.2\n",
+        "invoke.yaml": "tpo:\n  release:\n    version_files: [pkg/VERSION]\n",
+    })
+    (git_repo / "pkg").mkdir()
+    (git_repo / "pkg" / "VERSION").symlink_to("../VERSION")
+    git_run(git_repo, "add", "pkg/VERSION")
+    commit(git_repo, "chore: link the version")
+    tag(git_repo, "v0.4.2")
+    commit(git_repo, "fix: a bug")
+    completed = run_release(git_repo, "release.bump")
+    assert completed.returncode == 4
+    assert "pkg/VERSION is a symbolic link" in completed.stderr
+    assert (git_repo / "pkg" / "VERSION").is_symlink()
+    assert git_run(git_repo, "tag", "--list") == "v0.4.2"

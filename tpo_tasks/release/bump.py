@@ -94,8 +94,17 @@ def prepare(root: str | os.PathLike[str], settings: ReleaseSettings, plan: Plan,
         raise UsageError("nothing to release")
     root = Path(root)
     version = plan.next_version
+    specs = version_files.version_file_specs(root, settings)
+    for relative in [spec.path for spec in specs] + [settings.changelog]:
+        if (root / relative).is_symlink():
+            # The atomic write renames a new file over the path, which would
+            # replace the link with a copy and leave its target unchanged.
+            target = os.readlink(root / relative)
+            raise RefusedError(f"{relative} is a symbolic link to {target}; set "
+                               "tpo.release.version_files or tpo.release.changelog "
+                               "to the file it links to")
     contents: dict[str, tuple[bytes, bytes]] = {}
-    for spec in version_files.version_file_specs(root, settings):
+    for spec in specs:
         old, current = contents.get(spec.path, (None, None))
         if old is None:
             old = current = (root / spec.path).read_bytes()
