@@ -126,3 +126,38 @@ def test_symlinked_version_file_is_refused(git_repo: Path) -> None:
     assert "pkg/VERSION is a symbolic link" in completed.stderr
     assert (git_repo / "pkg" / "VERSION").is_symlink()
     assert git_run(git_repo, "tag", "--list") == "v0.4.2"
+
+
+CHANGELOG_WITH_FOOTER = """\
+# Changelog
+
+## [Unreleased]
+
+## [0.4.2] - 2026-01-01
+
+### Fixed
+
+- an old bug
+
+[Unreleased]: https://github.com/acme/widget/compare/v0.4.2...HEAD
+[0.4.2]: https://github.com/acme/widget/releases/tag/v0.4.2
+
+<!-- markdownlint-disable-file MD024 -->
+"""
+
+
+def test_links_before_a_comment_are_updated(release_repo: Path) -> None:
+    commit(release_repo, "docs: add the changelog", {
+        "CHANGELOG.md": CHANGELOG_WITH_FOOTER,
+        "invoke.yaml": "tpo:\n  release:\n    repo_url: https://github.com/acme/widget\n",
+    })
+    commit(release_repo, "fix: a bug")
+    completed = run_release(release_repo, "release.bump")
+    assert completed.returncode == 0, completed.stderr
+    text = (release_repo / "CHANGELOG.md").read_text()
+    assert text.count("[Unreleased]: ") == 1
+    assert "[Unreleased]: https://github.com/acme/widget/compare/v0.4.3...HEAD" in text
+    assert text.endswith(
+        "[0.4.3]: https://github.com/acme/widget/compare/v0.4.2...v0.4.3\n"
+        "[0.4.2]: https://github.com/acme/widget/releases/tag/v0.4.2\n"
+        "<!-- markdownlint-disable-file MD024 -->\n")

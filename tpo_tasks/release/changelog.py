@@ -41,6 +41,8 @@ _GROUP = re.compile(r"^###\s+(?P<heading>.+?)\s*$")
 _LINK = re.compile(r"^\[(?P<label>[^\]]+)\]:\s*(?P<url>\S+)\s*$")
 _ENTRY = re.compile(r"^[-*+]\s+")
 _FENCE = re.compile(r"^\s*(```|~~~)")
+# A one-line HTML comment, such as a markdownlint directive, among the links.
+_COMMENT = re.compile(r"^\s*<!--.*-->\s*$")
 
 
 class ChangelogFormatError(RefusedError):
@@ -129,7 +131,8 @@ def parse(text: str, path: str = "CHANGELOG.md") -> Changelog:
 
     Sections are ``## [Unreleased]`` and ``## [VERSION] - YYYY-MM-DD`` (brackets and
     the date optional, a trailing ``[YANKED]`` allowed). Link references are the
-    ``[label]: url`` lines at the end of the file.
+    ``[label]: url`` lines at the end of the file; one-line HTML comments among or
+    after them belong to that block.
     """
     from .versions import parse as parse_version
 
@@ -153,7 +156,7 @@ def parse(text: str, path: str = "CHANGELOG.md") -> Changelog:
     for index in range(len(lines) - 1, -1, -1):
         if _LINK.match(lines[index]):
             link_start = index
-        elif lines[index].strip():
+        elif lines[index].strip() and not _COMMENT.match(lines[index]):
             break
     links = {}
     for line in lines[link_start:]:
