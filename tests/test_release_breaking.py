@@ -161,3 +161,13 @@ def test_links_before_a_comment_are_updated(release_repo: Path) -> None:
         "[0.4.3]: https://github.com/acme/widget/compare/v0.4.2...v0.4.3\n"
         "[0.4.2]: https://github.com/acme/widget/releases/tag/v0.4.2\n"
         "<!-- markdownlint-disable-file MD024 -->\n")
+
+
+def test_ignored_changelog_is_refused_up_front(release_repo: Path) -> None:
+    commit(release_repo, "chore: ignore the changelog", {".gitignore": "CHANGELOG.md\n"})
+    commit(release_repo, "fix: a bug")
+    before = snapshot(release_repo)
+    completed = run_release(release_repo, "release.bump")
+    assert completed.returncode == 4
+    assert "CHANGELOG.md is ignored by git" in completed.stderr
+    assert snapshot(release_repo) == before

@@ -205,6 +205,8 @@ def execute(root: str | os.PathLike[str], prepared: Prepared, steps: Steps,
     of what was undone.
     """
     root = Path(root)
+    if steps.commit:
+        _refuse_ignored(root, [change.path for change in prepared.changes])
     old_head = head_sha(root)
     written: list[FileChange] = []
     committed = tagged = False
@@ -249,6 +251,21 @@ def execute(root: str | os.PathLike[str], prepared: Prepared, steps: Steps,
             raise ExternalError(f"{exc}; undoing the release also failed: "
                                 f"{'; '.join(problems)}") from None
         raise
+
+
+def _refuse_ignored(root: Path, paths: list[str]) -> None:
+    """Refuse before writing when git would not add one of ``paths``.
+
+    ``git add`` rejects an untracked path that .gitignore matches, and its error
+    ends in an unhelpful hint line.
+    """
+    output = run_git(root, "check-ignore", "-z", "--stdin", check=False,
+                     input="\0".join(paths) + "\0").stdout
+    ignored = [path for path in output.split("\0") if path]
+    if ignored:
+        raise RefusedError(f"{', '.join(ignored)} is ignored by git, so the release "
+                           "commit could not include it; remove it from .gitignore "
+                           "or commit it once with git add -f")
 
 
 def _rollback(root: Path, old_head: str | None, written: list[FileChange],
