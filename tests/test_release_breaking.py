@@ -171,3 +171,15 @@ def test_ignored_changelog_is_refused_up_front(release_repo: Path) -> None:
     assert completed.returncode == 4
     assert "CHANGELOG.md is ignored by git" in completed.stderr
     assert snapshot(release_repo) == before
+
+
+def test_bump_without_any_commit_is_refused(tmp_path: Path) -> None:
+    repo = tmp_path / "empty"
+    repo.mkdir()
+    git_run(repo, "init", "-q", "-b", "main")
+    (repo / "pyproject.toml").write_text('[project]\nname = "x"\nversion = "0.4.2"\n')
+    completed = run_release(repo, "release.bump", "--patch")
+    assert completed.returncode == 4
+    assert "has no commit yet" in completed.stderr
+    assert git_run(repo, "for-each-ref") == ""
+    assert git_run(repo, "status", "--porcelain") == "?? pyproject.toml"

@@ -205,9 +205,13 @@ def execute(root: str | os.PathLike[str], prepared: Prepared, steps: Steps,
     of what was undone.
     """
     root = Path(root)
+    old_head = head_sha(root)
+    if steps.commit and old_head is None:
+        # Without a commit to return to, a failed tag or push could not be undone.
+        raise RefusedError("the repository has no commit yet; commit the project "
+                           "first, or use --no-commit")
     if steps.commit:
         _refuse_ignored(root, [change.path for change in prepared.changes])
-    old_head = head_sha(root)
     written: list[FileChange] = []
     committed = tagged = False
     try:
