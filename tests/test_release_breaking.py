@@ -183,3 +183,19 @@ def test_bump_without_any_commit_is_refused(tmp_path: Path) -> None:
     assert "has no commit yet" in completed.stderr
     assert git_run(repo, "for-each-ref") == ""
     assert git_run(repo, "status", "--porcelain") == "?? pyproject.toml"
+
+
+@pytest.mark.parametrize("task", [
+    ("release.notes",), ("release.changelog",), ("release.publish", "--repo", "o/r"),
+], ids=["notes", "changelog", "publish"])
+def test_latin1_changelog_fails_cleanly(release_repo: Path, task: tuple[str, ...]
+                                        ) -> None:
+    (release_repo / "CHANGELOG.md").write_bytes(
+        b"# Changelog\n\n## [Unreleased]\n\n## [0.4.2] - 2026-01-01\n\n- caf\xe9\n")
+    commit(release_repo, "fix: a bug")
+    # Nothing is sent: the changelog is read before any request.
+    completed = run_release(release_repo, *task,
+                            env={"GITHUB_API_URL": "http://127.0.0.1:9"})
+    assert "Traceback" not in completed.stderr
+    assert completed.returncode == 4
+    assert "CHANGELOG.md is not UTF-8" in completed.stderr

@@ -115,8 +115,10 @@ def prepare(root: str | os.PathLike[str], settings: ReleaseSettings, plan: Plan,
 
     path = root / settings.changelog
     old_bytes = path.read_bytes() if path.is_file() else None
-    text = old_bytes.decode("utf-8") if old_bytes is not None else (
-        changelog.new_changelog_text(plan.scheme))
+    if old_bytes is None:
+        text = changelog.new_changelog_text(plan.scheme)
+    else:
+        text = changelog.decode(old_bytes, settings.changelog)
     before = changelog.parse(text, settings.changelog)
     previous = plan.last_version
     links = changelog.Links(repository_url(root, settings), settings.tag_format)

@@ -126,6 +126,14 @@ class Changelog:
 # -- parsing --------------------------------------------------------------------
 
 
+def decode(data: bytes, path: str = "CHANGELOG.md") -> str:
+    """Return the changelog bytes as text; raise ChangelogFormatError unless UTF-8."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ChangelogFormatError(f"{path} is not UTF-8; save it as UTF-8") from None
+
+
 def parse(text: str, path: str = "CHANGELOG.md") -> Changelog:
     """Parse a Keep a Changelog file; raise ChangelogFormatError for any other form.
 

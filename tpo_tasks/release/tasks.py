@@ -181,8 +181,8 @@ def changelog(c: Context, dry_run: bool = False, from_history: bool = False) -> 
                                  release_settings.tag_format)
         new_text = changelogs.render_history(scheme, releases, unreleased, links)
         if old_bytes is not None and not dry_run:
-            existing = changelogs.parse(old_bytes.decode("utf-8"),
-                                        release_settings.changelog)
+            old_text = changelogs.decode(old_bytes, release_settings.changelog)
+            existing = changelogs.parse(old_text, release_settings.changelog)
             if existing.released:
                 raise RefusedError(
                     f"{release_settings.changelog} already has released sections; "
@@ -191,8 +191,10 @@ def changelog(c: Context, dry_run: bool = False, from_history: bool = False) -> 
                    "releases from history")
     else:
         state = planning.gather(root, release_settings)
-        text = old_bytes.decode("utf-8") if old_bytes is not None else (
-            changelogs.new_changelog_text(scheme))
+        if old_bytes is None:
+            text = changelogs.new_changelog_text(scheme)
+        else:
+            text = changelogs.decode(old_bytes, release_settings.changelog)
         log = changelogs.parse(text, release_settings.changelog)
         new_text, added = changelogs.add_unreleased(
             log, changelogs.entries_from(state.commits))
@@ -245,7 +247,8 @@ def notes(c: Context, version: str | None = None) -> None:
     if not path.is_file():
         raise MissingChangelog(f"{release_settings.changelog} not found; run "
                                "inv release.changelog or inv release.bump first")
-    log = changelogs.parse(path.read_text(encoding="utf-8"), release_settings.changelog)
+    text = changelogs.decode(path.read_bytes(), release_settings.changelog)
+    log = changelogs.parse(text, release_settings.changelog)
     _, body = changelogs.notes(log, version)
     result(body.rstrip("\n"))
 
@@ -275,7 +278,8 @@ def publish(c: Context, version: str | None = None, draft: bool = False,
     if not path.is_file():
         raise UsageError(f"{release_settings.changelog} not found; run "
                          "inv release.bump first")
-    log = changelogs.parse(path.read_text(encoding="utf-8"), release_settings.changelog)
+    text = changelogs.decode(path.read_bytes(), release_settings.changelog)
+    log = changelogs.parse(text, release_settings.changelog)
     version, body = changelogs.notes(log, version)
     tag = release_settings.tag_format.replace("{version}", version)
     if not tag_exists(root, tag):
