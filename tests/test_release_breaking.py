@@ -199,3 +199,22 @@ def test_latin1_changelog_fails_cleanly(release_repo: Path, task: tuple[str, ...
     assert "Traceback" not in completed.stderr
     assert completed.returncode == 4
     assert "CHANGELOG.md is not UTF-8" in completed.stderr
+
+
+@pytest.mark.parametrize("setting", [
+    "version_files: [../outside/VERSION]",
+    "changelog: ../outside/CHANGELOG.md",
+], ids=["version-file", "changelog"])
+def test_path_outside_repository_is_rejected(release_repo: Path, setting: str
+                                             ) -> None:
+    outside = release_repo.parent / "outside"
+    outside.mkdir()
+    (outside / "VERSION").write_text("0.4.2\n")
+    commit(release_repo, "chore: configure", {
+        "invoke.yaml": f"tpo:\n  release:\n    {setting}\n"})
+    commit(release_repo, "fix: a bug")
+    completed = run_release(release_repo, "release.bump", "--no-commit")
+    assert completed.returncode == 2
+    assert "is outside the repository" in completed.stderr
+    assert (outside / "VERSION").read_text() == "0.4.2\n"
+    assert not (outside / "CHANGELOG.md").exists()

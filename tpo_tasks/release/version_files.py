@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..config import ReleaseSettings, VersionFile
-from ..errors import RefusedError, TaskFailed
+from ..errors import ConfigError, RefusedError, TaskFailed
 from . import versions
 
 BOM = b"\xef\xbb\xbf"
@@ -450,12 +450,30 @@ def _pyproject_has_static_version(root: Path) -> bool:
             or isinstance(_toml_get(data, "tool.poetry.version"), str))
 
 
+def check_inside(root: Path, settings: ReleaseSettings) -> None:
+    """Raise ConfigError when a version file or the changelog lies outside ``root``.
+
+    A release commits these files, so editing one outside the repository (an
+    absolute path, ``..``, a symlinked folder) would change a file git cannot record.
+    """
+    base = root.resolve()
+    named = [("tpo.release.version_files", spec.path)
+             for spec in settings.version_files]
+    named.append(("tpo.release.changelog", settings.changelog))
+    for key, path in named:
+        if not (base / path).resolve().is_relative_to(base):
+            raise ConfigError(f"invalid {key} path {path!r}: it is outside the "
+                              f"repository {base}; use a path inside it, relative "
+                              "to the repository root")
+
+
 def version_file_specs(
     root: str | Path, settings: ReleaseSettings
 ) -> list[VersionFile]:
     """Return the version files: ``pyproject.toml`` when it has a static version,
     then each of ``tpo.release.version_files`` (duplicates dropped)."""
     root = Path(root)
+    check_inside(root, settings)
     specs: list[VersionFile] = []
     configured = list(settings.version_files)
     if _pyproject_has_static_version(root) and not any(
