@@ -218,3 +218,15 @@ def test_path_outside_repository_is_rejected(release_repo: Path, setting: str
     assert "is outside the repository" in completed.stderr
     assert (outside / "VERSION").read_text() == "0.4.2\n"
     assert not (outside / "CHANGELOG.md").exists()
+
+
+def test_from_history_keeps_unreleased_entries(release_repo: Path) -> None:
+    commit(release_repo, "docs: start the changelog", {"CHANGELOG.md": (
+        "# Changelog\n\n## [Unreleased]\n\n### Added\n\n- a hand-written note\n")})
+    commit(release_repo, "fix: a bug")
+    completed = run_release(release_repo, "release.changelog", "--from-history")
+    assert completed.returncode == 0, completed.stderr
+    text = (release_repo / "CHANGELOG.md").read_text()
+    unreleased = text.split("## [Unreleased]")[1].split("## [0.4.2]")[0]
+    assert "- a hand-written note" in unreleased
+    assert "- a bug" in unreleased

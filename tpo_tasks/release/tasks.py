@@ -177,12 +177,19 @@ def changelog(c: Context, dry_run: bool = False, from_history: bool = False) -> 
                     for item in ranges if item.tag is not None]
         unreleased = next((changelogs.entries_from(item.commits) for item in ranges
                            if item.tag is None), [])
+        existing = None
+        if old_bytes is not None:
+            old_text = changelogs.decode(old_bytes, release_settings.changelog)
+            existing = changelogs.parse(old_text, release_settings.changelog)
+            section = existing.unreleased
+            if section is not None:
+                # Keep hand-written Unreleased entries; the rebuild adds to them.
+                unreleased, _ = changelogs.merge_groups(
+                    existing.groups(section)[1], unreleased)
         links = changelogs.Links(bumping.repository_url(root, release_settings),
                                  release_settings.tag_format)
         new_text = changelogs.render_history(scheme, releases, unreleased, links)
-        if old_bytes is not None and not dry_run:
-            old_text = changelogs.decode(old_bytes, release_settings.changelog)
-            existing = changelogs.parse(old_text, release_settings.changelog)
+        if existing is not None and not dry_run:
             if existing.released:
                 raise RefusedError(
                     f"{release_settings.changelog} already has released sections; "
