@@ -11,7 +11,7 @@ import pytest
 from support.release import commit, git_run, json_output, run_release, tag
 
 from tpo_tasks.config import load_settings
-from tpo_tasks.errors import ExternalError
+from tpo_tasks.errors import ExternalError, RefusedError
 from tpo_tasks.release import bump as bumping
 from tpo_tasks.release import plan as planning
 
@@ -230,3 +230,37 @@ def test_from_history_keeps_unreleased_entries(release_repo: Path) -> None:
     unreleased = text.split("## [Unreleased]")[1].split("## [0.4.2]")[0]
     assert "- a hand-written note" in unreleased
     assert "- a bug" in unreleased
+
+
+def test_stale_lock_takeover_admits_one_bump(
+    release_repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lock_path = release_repo / ".git" / bumping.LOCK_NAME
+    lock_path.write_text("999999999\n")  # a process id that does not exist
+    real_alive = bumping._process_alive
+    second = bumping.ReleaseLock(release_repo)
+    outcomes: list[str] = []
+
+    def alive_with_a_rival(pid: int) -> bool:
+        if pid == 999999999 and not outcomes:
+            # While the first bump checks the stale lock, a second one tries too.
+            outcomes.append("checking")
+            try:
+                second.__enter__()
+                outcomes.append("second took it")
+            except RefusedError:
+                outcomes.append("second refused")
+            return False
+        return real_alive(pid)
+
+    monkeypatch.setattr(bumping, "_process_alive", alive_with_a_rival)
+    first = bumping.ReleaseLock(release_repo)
+    try:
+        first.__enter__()
+        outcomes.append("first took it")
+    except RefusedError:
+        outcomes.append("first refused")
+    finally:
+        first.__exit__(None, None, None)
+        second.__exit__(None, None, None)
+    assert sum(item.endswith("took it") for item in outcomes) == 1

@@ -136,32 +136,54 @@ def prepare(root: str | os.PathLike[str], settings: ReleaseSettings, plan: Plan,
 class ReleaseLock:
     """An exclusive lock file in ``.git`` so two bumps cannot run at once.
 
-    The file holds the owner's process id; a lock whose process is gone is stale
-    and is taken over.
+    The holder keeps an ``flock`` on the file, which the kernel drops when the
+    process ends, so checking and taking over a lock is one atomic step. The file
+    also holds the owner's process id: a file naming another live process counts
+    as held even without the flock, and one naming a process that is gone is
+    stale and is taken over. Needs ``fcntl`` (Linux, macOS).
     """
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.path = git_dir(root) / LOCK_NAME
         self.held = False
+        self.fd: int | None = None
 
     def __enter__(self) -> "ReleaseLock":
-        for _ in range(2):
+        import fcntl
+
+        for _ in range(3):
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
             try:
-                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                owner = self._owner()
-                if owner is not None and _process_alive(owner):
-                    raise RefusedError(
-                        f"another release.bump (process {owner}) is running in this "
-                        f"repository; wait for it, or delete {self.path} if that "
-                        "process is gone") from None
-                self.path.unlink(missing_ok=True)
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                raise self._refusal(self._owner()) from None
+            if not self._still_at_path(fd):
+                # The previous holder removed the file between open and flock.
+                os.close(fd)
                 continue
-            with os.fdopen(fd, "w") as handle:
-                handle.write(f"{os.getpid()}\n")
+            owner = self._owner()
+            if owner is not None and owner != os.getpid() and _process_alive(owner):
+                os.close(fd)
+                raise self._refusal(owner)
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode())
+            self.fd = fd
             self.held = True
             return self
         raise RefusedError(f"could not take the release lock {self.path}; retry")
+
+    def _still_at_path(self, fd: int) -> bool:
+        try:
+            return os.fstat(fd).st_ino == os.stat(self.path).st_ino
+        except FileNotFoundError:
+            return False
+
+    def _refusal(self, owner: int | None) -> RefusedError:
+        process = f"process {owner}" if owner is not None else "another process"
+        return RefusedError(
+            f"another release.bump ({process}) is running in this repository; wait "
+            f"for it, or delete {self.path} if that process is gone")
 
     def _owner(self) -> int | None:
         try:
@@ -172,7 +194,12 @@ class ReleaseLock:
 
     def __exit__(self, *exc_info: object) -> None:
         if self.held:
+            # Remove the file before dropping the flock, so a waiting bump that
+            # opened this file notices it is gone and starts again.
             self.path.unlink(missing_ok=True)
+            assert self.fd is not None
+            os.close(self.fd)
+            self.fd = None
             self.held = False
 
 
