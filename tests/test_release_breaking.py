@@ -164,7 +164,8 @@ def test_links_before_a_comment_are_updated(release_repo: Path) -> None:
 
 
 def test_ignored_changelog_is_refused_up_front(release_repo: Path) -> None:
-    commit(release_repo, "chore: ignore the changelog", {".gitignore": "CHANGELOG.md\n"})
+    commit(release_repo, "chore: ignore the changelog",
+           {".gitignore": "CHANGELOG.md\n"})
     commit(release_repo, "fix: a bug")
     before = snapshot(release_repo)
     completed = run_release(release_repo, "release.bump")
