@@ -2,7 +2,10 @@
 
 Cases: an invalid pyproject.toml, a write that fails halfway through a bump, a
 ``{version}`` tag format next to ``v``-prefixed tags, a project file with two
-``<Version>`` elements, a ``[project]`` inline table, and a symlinked version file.
+``<Version>`` elements, a ``[project]`` inline table, a symlinked version file,
+link references followed by an HTML comment, an ignored changelog, a repository
+with no commit, a Latin-1 changelog, paths outside the repository, hand-written
+Unreleased entries under ``--from-history``, and two bumps taking one stale lock.
 """
 
 from pathlib import Path
