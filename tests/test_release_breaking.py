@@ -8,6 +8,11 @@ with no commit, a Latin-1 changelog, paths outside the repository, hand-written
 Unreleased entries under ``--from-history``, and two bumps taking one stale lock.
 """
 
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -268,3 +273,25 @@ def test_stale_lock_takeover_admits_one_bump(
         first.__exit__(None, None, None)
         second.__exit__(None, None, None)
     assert sum(item.endswith("took it") for item in outcomes) == 1
+
+
+def test_sigterm_during_commit_undoes_release(release_repo: Path) -> None:
+    commit(release_repo, "fix: a bug")
+    hook = release_repo / ".git" / "hooks" / "pre-commit"
+    marker = release_repo.parent / "hook-started"
+    hook.write_text(f"#!/bin/sh\ntouch '{marker}'\nsleep 1\n")
+    hook.chmod(0o755)
+    before = snapshot(release_repo)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tpo_tasks", "release.bump"], cwd=release_repo,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "TPO_RELEASE_DATE": "2026-01-15"})
+    deadline = time.monotonic() + 30
+    while not marker.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    process.send_signal(signal.SIGTERM)  # the job is cancelled while git commits
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 3
+    assert "the release was undone" in stderr
+    assert snapshot(release_repo) == before
+    assert not (release_repo / ".git" / bumping.LOCK_NAME).exists()

@@ -10,6 +10,8 @@ so no release commit or tag is left behind.
 import datetime
 import difflib
 import os
+import signal
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -243,47 +245,87 @@ def execute(root: str | os.PathLike[str], prepared: Prepared, steps: Steps,
         _refuse_ignored(root, [change.path for change in prepared.changes])
     written: list[FileChange] = []
     committed = tagged = False
-    try:
-        for change in prepared.changes:
-            try:
-                write_bytes_atomic(root / change.path, change.new)
-            except OSError as exc:
-                # The OSError names write_bytes_atomic's temporary file; report
-                # the version file or changelog instead.
-                raise ExternalError(f"writing {change.path} failed: {exc.strerror}"
-                                    ) from None
-            written.append(change)
-        progress(f"updated {', '.join(change.path for change in written)}")
-        if steps.commit:
-            paths = [change.path for change in prepared.changes]
-            run_git(root, "add", "--", *paths)
-            commit_args = ["commit", "-q", "-m", prepared.message]
-            if steps.sign:
-                commit_args.append("-S")
-            run_git(root, *commit_args, "--", *paths)
-            committed = True
-            progress(f"committed {prepared.message!r}")
-        if steps.commit and steps.tag:
-            tag_args = ["tag", "-s" if steps.sign else "-a", "-m", prepared.message,
-                        prepared.tag]
-            run_git(root, *tag_args)
-            tagged = True
-            progress(f"tagged {prepared.tag}")
-        if steps.push_remote is not None and committed:
-            refs = [f"refs/heads/{steps.branch}:refs/heads/{steps.branch}"]
-            if tagged:
-                refs.append(f"refs/tags/{prepared.tag}:refs/tags/{prepared.tag}")
-            run_git(root, "push", "--atomic", "-q", steps.push_remote, *refs)
-            progress(f"pushed {steps.branch} and {prepared.tag} to {steps.push_remote}")
-    except BaseException as exc:
-        problems = _rollback(root, old_head, written, committed, tagged, prepared)
-        if isinstance(exc, GitError | ExternalError) and not problems:
-            raise ExternalError(f"{exc}; the release was undone: files restored, "
-                                "no commit or tag left") from None
-        if problems:
-            raise ExternalError(f"{exc}; undoing the release also failed: "
-                                f"{'; '.join(problems)}") from None
-        raise
+    with _DeferredSignals() as signals:
+        try:
+            for change in prepared.changes:
+                try:
+                    write_bytes_atomic(root / change.path, change.new)
+                except OSError as exc:
+                    # The OSError names write_bytes_atomic's temporary file; report
+                    # the version file or changelog instead.
+                    raise ExternalError(f"writing {change.path} failed: "
+                                        f"{exc.strerror}") from None
+                written.append(change)
+            progress(f"updated {', '.join(change.path for change in written)}")
+            signals.check()
+            if steps.commit:
+                paths = [change.path for change in prepared.changes]
+                run_git(root, "add", "--", *paths)
+                commit_args = ["commit", "-q", "-m", prepared.message]
+                if steps.sign:
+                    commit_args.append("-S")
+                run_git(root, *commit_args, "--", *paths)
+                committed = True
+                progress(f"committed {prepared.message!r}")
+                signals.check()
+            if steps.commit and steps.tag:
+                tag_args = ["tag", "-s" if steps.sign else "-a", "-m",
+                            prepared.message, prepared.tag]
+                run_git(root, *tag_args)
+                tagged = True
+                progress(f"tagged {prepared.tag}")
+                signals.check()
+            if steps.push_remote is not None and committed:
+                refs = [f"refs/heads/{steps.branch}:refs/heads/{steps.branch}"]
+                if tagged:
+                    refs.append(f"refs/tags/{prepared.tag}:refs/tags/{prepared.tag}")
+                run_git(root, "push", "--atomic", "-q", steps.push_remote, *refs)
+                progress(f"pushed {steps.branch} and {prepared.tag} to "
+                         f"{steps.push_remote}")
+        except BaseException as exc:
+            problems = _rollback(root, old_head, written, committed, tagged, prepared)
+            if isinstance(exc, GitError | ExternalError) and not problems:
+                raise ExternalError(f"{exc}; the release was undone: files restored, "
+                                    "no commit or tag left") from None
+            if problems:
+                raise ExternalError(f"{exc}; undoing the release also failed: "
+                                    f"{'; '.join(problems)}") from None
+            raise
+
+
+class _DeferredSignals:
+    """A handler that holds SIGINT, SIGTERM and SIGHUP until the current step ends.
+
+    Dying in the middle of a bump (a cancelled CI job) would leave the files
+    edited and the commit made. The signal is recorded instead, and
+    :meth:`check` raises between steps so the release is undone. After the push,
+    the last step, a late signal is ignored because the release is complete.
+    """
+
+    NUMBERS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+    def __init__(self) -> None:
+        self.received: int | None = None
+        self.previous: dict[int, object] = {}
+
+    def __enter__(self) -> "_DeferredSignals":
+        # Python accepts signal handlers only in the main thread.
+        if threading.current_thread() is threading.main_thread():
+            for number in self.NUMBERS:
+                self.previous[number] = signal.signal(number, self._record)
+        return self
+
+    def _record(self, number: int, frame: object) -> None:
+        self.received = number
+
+    def check(self) -> None:
+        """Raise ExternalError if a signal arrived during the last step."""
+        if self.received is not None:
+            raise ExternalError(f"stopped by {signal.Signals(self.received).name}")
+
+    def __exit__(self, *exc_info: object) -> None:
+        for number, handler in self.previous.items():
+            signal.signal(number, handler)  # type: ignore[arg-type]
 
 
 def _refuse_ignored(root: Path, paths: list[str]) -> None:
