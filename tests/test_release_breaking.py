@@ -295,3 +295,11 @@ def test_sigterm_during_commit_undoes_release(release_repo: Path) -> None:
     assert "the release was undone" in stderr
     assert snapshot(release_repo) == before
     assert not (release_repo / ".git" / bumping.LOCK_NAME).exists()
+
+
+def test_lock_covers_linked_worktrees(release_repo: Path) -> None:
+    worktree = release_repo.parent / "second-worktree"
+    git_run(release_repo, "worktree", "add", "-q", "-b", "other", str(worktree))
+    with bumping.ReleaseLock(release_repo):
+        with pytest.raises(RefusedError):
+            bumping.ReleaseLock(worktree).__enter__()

@@ -19,7 +19,7 @@ from pathlib import Path
 from ..config import ReleaseSettings
 from ..errors import ExternalError, RefusedError, UsageError
 from ..fileio import write_bytes_atomic
-from ..git import GitError, git_dir, head_sha, remote_url, run_git, web_url
+from ..git import GitError, git_output, head_sha, remote_url, run_git, web_url
 from . import changelog, version_files
 from .plan import Plan
 
@@ -146,7 +146,11 @@ class ReleaseLock:
     """
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
-        self.path = git_dir(root) / LOCK_NAME
+        # Linked worktrees share the tags, so the lock lives in the common folder.
+        common = Path(git_output(root, "rev-parse", "--git-common-dir"))
+        if not common.is_absolute():
+            common = Path(root) / common
+        self.path = common / LOCK_NAME
         self.held = False
         self.fd: int | None = None
 
