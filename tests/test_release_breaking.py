@@ -303,3 +303,14 @@ def test_lock_covers_linked_worktrees(release_repo: Path) -> None:
     with bumping.ReleaseLock(release_repo):
         with pytest.raises(RefusedError):
             bumping.ReleaseLock(worktree).__enter__()
+
+
+def test_invalid_tag_name_fails_before_writing(release_repo: Path) -> None:
+    commit(release_repo, "chore: configure", {
+        "invoke.yaml": "tpo:\n  release:\n    tag_format: 'v{version} final'\n"})
+    commit(release_repo, "fix: a bug")
+    before = snapshot(release_repo)
+    completed = run_release(release_repo, "release.bump", "--dry-run")
+    assert completed.returncode == 2
+    assert "'v0.4.3 final' is not a valid git tag name" in completed.stderr
+    assert snapshot(release_repo) == before

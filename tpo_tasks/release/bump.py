@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..config import ReleaseSettings
-from ..errors import ExternalError, RefusedError, UsageError
+from ..errors import ConfigError, ExternalError, RefusedError, UsageError
 from ..fileio import write_bytes_atomic
 from ..git import GitError, git_output, head_sha, remote_url, run_git, web_url
 from . import changelog, version_files
@@ -96,6 +96,11 @@ def prepare(root: str | os.PathLike[str], settings: ReleaseSettings, plan: Plan,
         raise UsageError("nothing to release")
     root = Path(root)
     version = plan.next_version
+    tag_check = run_git(root, "check-ref-format", f"refs/tags/{plan.tag}", check=False)
+    if tag_check.returncode != 0:
+        raise ConfigError(f"invalid tpo.release.tag_format {settings.tag_format!r}: "
+                          f"{plan.tag!r} is not a valid git tag name; remove spaces, "
+                          "'..', '~', '^', ':' and a trailing '/' or '.lock'")
     specs = version_files.version_file_specs(root, settings)
     for relative in [spec.path for spec in specs] + [settings.changelog]:
         if (root / relative).is_symlink():
