@@ -5,7 +5,8 @@ Cases: an invalid pyproject.toml, a write that fails halfway through a bump, a
 ``<Version>`` elements, a ``[project]`` inline table, a symlinked version file,
 link references followed by an HTML comment, an ignored changelog, a repository
 with no commit, a Latin-1 changelog, paths outside the repository, hand-written
-Unreleased entries under ``--from-history``, and two bumps taking one stale lock.
+Unreleased entries under ``--from-history``, two bumps taking one stale lock, a
+lock in a linked worktree, SIGTERM during the commit, and an invalid tag name.
 """
 
 import os
