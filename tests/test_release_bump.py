@@ -347,6 +347,7 @@ def test_rejected_push_undoes_the_release(release_repo: Path, remote: Path) -> N
     before = state(release_repo)
     completed = run_release(release_repo, "release.bump", "--push")
     assert completed.returncode == 3
+    assert "(remote: protected branch)" in completed.stderr
     assert state(release_repo) == before
     assert git_run(remote, "rev-parse", "main") == remote_head
     assert git_run(remote, "tag", "--list", "v0.4.3") == ""

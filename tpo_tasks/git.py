@@ -59,6 +59,12 @@ def run_git(
     if check and completed.returncode != 0:
         lines = (completed.stderr or completed.stdout).strip().splitlines()
         last = lines[-1] if lines else f"exit status {completed.returncode}"
+        # A rejected push ends with "failed to push some refs"; the reason is in
+        # the remote's own "remote:" lines, so show the first of them too.
+        remote = [line[7:].strip() for line in lines if line.startswith("remote:")]
+        remote = [line for line in remote if line]
+        if remote:
+            last = f"{last} (remote: {remote[0]})"
         raise GitError(f"git {args[0]} failed: {last}", completed.stderr,
                        completed.returncode)
     return completed
