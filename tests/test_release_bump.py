@@ -411,3 +411,11 @@ def test_github_output_gets_version_and_tag(release_repo: Path, tmp_path: Path) 
     run_release(release_repo, "release.bump",
                 env={"GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": str(output)})
     assert output.read_text() == "version=0.4.3\ntag=v0.4.3\n"
+
+
+def test_github_output_omits_missing_tag(release_repo: Path, tmp_path: Path) -> None:
+    commit(release_repo, "fix: a bug")
+    output = tmp_path / "github_output"
+    run_release(release_repo, "release.bump", "--no-tag",
+                env={"GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": str(output)})
+    assert output.read_text() == "version=0.4.3\n"

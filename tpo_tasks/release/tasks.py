@@ -133,7 +133,10 @@ def bump(c: Context, major: bool = False, minor: bool = False, patch: bool = Fal
         )
         bumping.execute(root, prepared, steps, progress=info)
 
-    github_output({"version": plan.next_version, "tag": prepared.tag})
+    outputs = {"version": plan.next_version}
+    if not no_tag and not no_commit:
+        outputs["tag"] = prepared.tag
+    github_output(outputs)
     if json:
         print_json(_bump_json(plan, True, files, False))
     else:
