@@ -258,19 +258,9 @@ class Store:
             record = self._record(resource, namespace, name)
             obj = copy.deepcopy(body)
             self._check_target(resource, namespace, obj, name)
-            expected = (obj.get("metadata") or {}).get("resourceVersion")
-            if expected and expected != record.obj["metadata"]["resourceVersion"]:
-                raise _modified(resource, name)
-            new = self._merge_write(resource, record.obj, obj, subresource)
-            managers = kube_merge.record_update(
-                record.obj,
-                new,
-                manager,
-                record.managers,
-                api_version=resource.api_version,
-                now=now_text(),
+            return self._write_update(
+                resource, namespace, name, record, obj, manager, subresource, dry_run
             )
-            return self._commit(resource, namespace, new, managers, record, dry_run)
 
     def patch(
         self,
@@ -314,19 +304,39 @@ class Store:
                 raise ApiError(422, "Invalid", str(error)) from None
             if not isinstance(patched, dict):
                 raise ApiError(400, "BadRequest", "the patch must produce an object")
-            expected = (patched.get("metadata") or {}).get("resourceVersion")
-            if expected and expected != record.obj["metadata"]["resourceVersion"]:
-                raise _modified(resource, name)
-            new = self._merge_write(resource, record.obj, patched, subresource)
-            managers = kube_merge.record_update(
-                record.obj,
-                new,
-                manager,
-                record.managers,
-                api_version=resource.api_version,
-                now=now_text(),
+            return self._write_update(
+                resource, namespace, name, record, patched, manager, subresource,
+                dry_run,
             )
-            return self._commit(resource, namespace, new, managers, record, dry_run)
+
+    def _write_update(
+        self,
+        resource: Resource,
+        namespace: str,
+        name: str,
+        record: Record,
+        obj: dict[str, Any],
+        manager: str,
+        subresource: str,
+        dry_run: bool,
+    ) -> dict[str, Any]:
+        """Store ``obj`` over ``record`` for a PUT or PATCH, as ``manager``.
+
+        A ``metadata.resourceVersion`` in ``obj`` must match the stored one.
+        """
+        expected = (obj.get("metadata") or {}).get("resourceVersion")
+        if expected and expected != record.obj["metadata"]["resourceVersion"]:
+            raise _modified(resource, name)
+        new = self._merge_write(resource, record.obj, obj, subresource)
+        managers = kube_merge.record_update(
+            record.obj,
+            new,
+            manager,
+            record.managers,
+            api_version=resource.api_version,
+            now=now_text(),
+        )
+        return self._commit(resource, namespace, new, managers, record, dry_run)
 
     def _apply(
         self,
