@@ -12,6 +12,7 @@ from invoke import Collection, Context
 from ..defaults import defaults
 from ..task import task
 
+SKIP_HELP = "a check id or group to skip; repeat for more (default: tpo.checks.skip)"
 JSON_HELP = (
     'print {"ok", "results": [{id, status, message, file, line, hint}]} '
     "as JSON and nothing else on stdout (default: the text report)"
@@ -122,8 +123,7 @@ def _deployed_version(settings: Any, env_name: str) -> str | None:
         "with the latest release tag)",
         "json": JSON_HELP,
         "markdown": MARKDOWN_HELP,
-        "skip": "a check id or group to skip; repeat for more (default: "
-        "tpo.checks.skip)",
+        "skip": SKIP_HELP,
         "strict": STRICT_HELP,
     },
 )
@@ -167,8 +167,7 @@ def predeploy(
         "env": "the environment to check, as declared under tpo.deploy.environments",
         "json": JSON_HELP,
         "markdown": MARKDOWN_HELP,
-        "skip": "a check id or group to skip; repeat for more (default: "
-        "tpo.checks.skip)",
+        "skip": SKIP_HELP,
         "strict": STRICT_HELP,
         "since": "count log lines of the last N minutes (default: 10)",
     },
