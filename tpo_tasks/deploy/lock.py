@@ -24,7 +24,7 @@ _ANNOTATION = "tpo-tasks.dev/"
 
 @dataclass(frozen=True)
 class LockHolder:
-    """Who holds the lock and until when."""
+    """The holder of the lock and the time it expires."""
 
     owner: str
     host: str

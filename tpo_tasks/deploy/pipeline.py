@@ -395,7 +395,7 @@ def _wait_and_check(kubectl: Kubectl, workloads: list[tuple[str, str]], env: Any
 
 @dataclass
 class Outcome:
-    """How a deploy or rollback ended."""
+    """The outcome of a deploy or rollback."""
 
     revision: Revision
     reason: str | None = None

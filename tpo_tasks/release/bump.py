@@ -226,7 +226,7 @@ def _process_alive(pid: int) -> bool:
 
 @dataclass(frozen=True)
 class Steps:
-    """Which git steps a bump runs after writing the files."""
+    """The git steps a bump runs after writing the files."""
 
     commit: bool = True
     tag: bool = True

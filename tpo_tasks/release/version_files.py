@@ -40,7 +40,7 @@ class VersionFileError(TaskFailed):
 
 @dataclass(frozen=True)
 class Location:
-    """Where the version sits in a file's decoded text: ``text[start:end]``."""
+    """The span of the version in a file's decoded text: ``text[start:end]``."""
 
     start: int
     end: int

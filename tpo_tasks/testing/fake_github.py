@@ -317,7 +317,7 @@ class FakeGitHub:
         delay: float = 0.0,
         query: dict[str, str] | None = None,
     ) -> Injection:
-        """Answer the next ``times`` matching requests with ``status``.
+        """Respond to the next ``times`` matching requests with ``status``.
 
         ``path`` matches the path exactly or as a prefix ending at ``/``; None
         matches every request. ``query`` entries must all be in the request's
@@ -346,7 +346,7 @@ class FakeGitHub:
         times: int = 1,
         query: dict[str, str] | None = None,
     ) -> Injection:
-        """Answer 403 with ``x-ratelimit-remaining: 0`` and the reset time."""
+        """Respond with 403 with ``x-ratelimit-remaining: 0`` and the reset time."""
         reset = reset if reset is not None else int(time.time()) + 3600
         return self.inject(
             403,
@@ -373,7 +373,7 @@ class FakeGitHub:
         path: str | None = None,
         times: int = 1,
     ) -> Injection:
-        """Answer ``status`` (403 or 429) with ``retry-after``, a secondary limit."""
+        """Respond with a secondary limit: ``status`` (403 or 429), ``retry-after``."""
         return self.inject(
             status,
             path=path,
@@ -443,7 +443,7 @@ class FakeGitHub:
         self._send(handler, record, payload, extra)
 
     def _send_log(self, handler: BaseHTTPRequestHandler, method: str) -> None:
-        """Answer the request log (GET) or clear it (DELETE); it is not logged."""
+        """Return the request log (GET) or clear it (DELETE); it is not logged."""
         with self._lock:
             if method == "DELETE":
                 self.requests.clear()
